@@ -1,0 +1,100 @@
+"""The contract every backend adapter keeps, and the limits shared by all of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from gateway.config import BackendConfig
+from gateway.errors import BackendTimeout, QueueFull
+from gateway.types import BackendRequest, Chunk, Completion, Health, ModelInfo
+
+
+class Backend(Protocol):
+    """A local inference server reached over HTTP.
+
+    `chat` returns one OpenAI `chat.completion`; `stream` yields OpenAI
+    `chat.completion.chunk`s and ends cleanly only when the upstream finished cleanly;
+    every other ending raises a `GatewayError`. Both translate the backend's own failures
+    into `GatewayError`s at this boundary, with messages that say what to check.
+    """
+
+    name: str
+    kind: str
+    url: str
+    limiter: Limiter
+
+    async def chat(self, req: BackendRequest) -> Completion: ...
+
+    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]: ...
+
+    async def list_models(self) -> list[ModelInfo]: ...
+
+    async def health(self) -> Health: ...
+
+    async def close(self) -> None: ...
+
+
+class Limiter:
+    """At most `concurrency` requests in flight to a backend and `queue` waiting; then 429.
+
+    Local engines serve a few requests at once and queue the rest in memory; holding the
+    line here keeps the queue visible (`in_flight`, used for routing) and bounded.
+    """
+
+    def __init__(self, backend: str, concurrency: int, queue: int) -> None:
+        self.backend = backend
+        self._sem = asyncio.Semaphore(concurrency)
+        self._queue = queue
+        self.in_flight = 0
+        self.waiting = 0
+
+    @classmethod
+    def from_config(cls, cfg: BackendConfig) -> Limiter:
+        return cls(cfg.name, cfg.max_concurrency, cfg.max_queue)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._sem.locked() and self.waiting >= self._queue:
+            raise QueueFull(
+                f"backend {self.backend!r} has {self.in_flight} requests in flight and "
+                f"{self.waiting} queued; retry shortly or raise its max_concurrency/max_queue",
+                headers={"Retry-After": "1"},
+            )
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._sem.release()
+
+
+async def paced(
+    chunks: AsyncIterator[Chunk], backend: str, first_s: float, idle_s: float
+) -> AsyncIterator[Chunk]:
+    """Re-yield `chunks`, failing with 504 if the first takes over `first_s` seconds
+    (prompt processing) or any later gap over `idle_s` (a stalled generation)."""
+    limit, what = first_s, "to start answering"
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(limit):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BackendTimeout(
+                    f"backend {backend!r} took over {limit:g}s {what}; "
+                    "raise its first_byte_timeout_s/read_timeout_s or use a smaller model"
+                ) from None
+            yield chunk
+            limit, what = idle_s, "between two chunks"
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]

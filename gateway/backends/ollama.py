@@ -1,0 +1,147 @@
+"""Ollama through the official `ollama.AsyncClient`, on the native API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import ollama
+
+from gateway.backends.base import Limiter, paced
+from gateway.backends.ollama_format import (
+    ChunkTranslator,
+    completion_from_ollama,
+    to_ollama_kwargs,
+    to_ollama_messages,
+)
+from gateway.config import BackendConfig
+from gateway.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    backend_status_error,
+)
+from gateway.types import BackendRequest, Chunk, Completion, Health, Modality, ModelInfo
+
+# `/api/show` capability -> the input it means (types/model/capability.go).
+_CAPABILITY_INPUTS = {
+    "completion": Modality.TEXT,
+    "vision": Modality.IMAGE,
+    "image": Modality.IMAGE,
+    "audio": Modality.AUDIO,
+}
+
+
+class OllamaBackend:
+    """An Ollama server; `/api/show` answers are cached per digest (they never change)."""
+
+    kind = "ollama"
+
+    def __init__(self, cfg: BackendConfig) -> None:
+        self.name = cfg.name
+        self.url = cfg.url
+        self.cfg = cfg
+        self.limiter = Limiter.from_config(cfg)
+        headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else None
+        timeout = httpx.Timeout(
+            connect=cfg.connect_timeout_s,
+            read=max(cfg.first_byte_timeout_s, cfg.read_timeout_s),
+            write=cfg.read_timeout_s,
+            pool=cfg.connect_timeout_s,
+        )
+        self.client = ollama.AsyncClient(host=cfg.url, headers=headers, timeout=timeout)
+        self._shown: dict[str, ollama.ShowResponse] = {}
+
+    async def chat(self, req: BackendRequest) -> Completion:
+        with self._errors():
+            async with asyncio.timeout(self.cfg.first_byte_timeout_s):
+                part = await self.client.chat(
+                    model=req.model,
+                    messages=to_ollama_messages(req.messages),
+                    stream=False,
+                    **to_ollama_kwargs(req),
+                )
+        return completion_from_ollama(part, req.model)
+
+    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+        return paced(
+            self._stream(req), self.name, self.cfg.first_byte_timeout_s, self.cfg.read_timeout_s
+        )
+
+    async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+        translator = ChunkTranslator(req.model, req.include_usage)
+        messages = to_ollama_messages(req.messages)
+        with self._errors():
+            parts = await self.client.chat(
+                model=req.model, messages=messages, stream=True, **to_ollama_kwargs(req)
+            )
+            async for part in parts:
+                for chunk in translator.translate(part):
+                    yield chunk
+
+    async def list_models(self) -> list[ModelInfo]:
+        with self._errors():
+            tags, ps = await asyncio.gather(self.client.list(), self.client.ps())
+            loaded = {m.model: m.context_length for m in ps.models}
+            shows = await asyncio.gather(*(self._show(m) for m in tags.models))
+        return [
+            self._model_info(m.model or "", show, loaded)
+            for m, show in zip(tags.models, shows, strict=True)
+        ]
+
+    async def _show(self, model: Any) -> ollama.ShowResponse:
+        key = model.digest or model.model
+        if key not in self._shown:
+            self._shown[key] = await self.client.show(model.model)
+        return self._shown[key]
+
+    def _model_info(
+        self, model_id: str, show: ollama.ShowResponse, loaded: dict[str | None, int | None]
+    ) -> ModelInfo:
+        caps = set(show.capabilities or ["completion"])
+        info = show.modelinfo or {}
+        if any(k.endswith(".audio.block_count") for k in info):
+            caps.add("audio")  # the GGUF has an audio encoder (server/images.go)
+        context = next((v for k, v in info.items() if k.endswith(".context_length")), None)
+        return ModelInfo(
+            id=model_id,
+            backend=self.name,
+            inputs=frozenset(_CAPABILITY_INPUTS[c] for c in caps if c in _CAPABILITY_INPUTS),
+            context=int(context) if context else None,
+            loaded=model_id in loaded,
+            loaded_context=loaded.get(model_id),
+        )
+
+    async def health(self) -> Health:
+        try:
+            with self._errors():
+                await self.client.ps()
+        except GatewayError as e:
+            return Health(False, e.message)
+        return Health(True)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    @contextmanager
+    def _errors(self) -> Any:
+        """Translate the client's exceptions into gateway errors that say what to check."""
+        try:
+            yield
+        except ollama.ResponseError as e:
+            if e.status_code == -1:  # an {"error": ...} line in the middle of a stream
+                raise BackendError(f"backend {self.name!r} failed mid-answer: {e.error}") from None
+            raise backend_status_error(self.name, e.status_code, e.error) from None
+        except httpx.TimeoutException:
+            raise BackendTimeout(
+                f"backend {self.name!r} at {self.url} did not answer in time"
+            ) from None
+        except (ConnectionError, httpx.TransportError) as e:
+            raise BackendUnavailable(
+                f"cannot reach Ollama backend {self.name!r} at {self.url} ({type(e).__name__}); "
+                "is `ollama serve` running there?"
+            ) from None

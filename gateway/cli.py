@@ -1,0 +1,152 @@
+"""`gateway` command line: up, down, status, models.
+
+Exit codes: 0 success (for `status`: ready); 1 failure (for `status`: running but not ready);
+2 bad usage or configuration; 3 `status` found no running gateway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.error
+import urllib.request
+from typing import Any
+
+from gateway import __version__
+from gateway.backends import build_backend
+from gateway.catalogue import member_of
+from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
+from gateway.embedded import EmbeddedError
+from gateway.inventory import Keeper
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    try:
+        config, _ = load_config(args.config)
+        if getattr(args, "host", None):
+            config.server.host = args.host
+        if getattr(args, "port", None) is not None:
+            config.server.port = args.port
+    except ConfigError as e:
+        print(f"gateway: {e}", file=sys.stderr)
+        return 2
+    return int(args.run(args, config))
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"gemma-gateway {__version__}")
+    sub = p.add_subparsers(required=True, metavar="command")
+    up = sub.add_parser("up", help="start the gateway (foreground unless --detach)")
+    up.add_argument("--host", help="listen address (default from config: 127.0.0.1)")
+    up.add_argument("--port", type=int, help="listen port (default from config: 8080)")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    up.add_argument("--embedded", action="store_true", help="also start the embedded engine")
+    up.set_defaults(run=cmd_up)
+    for name, run, text in (
+        ("down", cmd_down, "stop a running gateway gracefully"),
+        ("status", cmd_status, "is it running, backends' health, models found"),
+        ("models", cmd_models, "the routable models"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(run=run)
+    for sp in sub.choices.values():
+        sp.add_argument("--config", help="config file (default: the documented lookup order)")
+    return p
+
+
+def cmd_up(args: argparse.Namespace, config: GatewayConfig) -> int:
+    if args.detach:
+        return detach([a for a in args.argv if a != "--detach"], config)
+    logging.basicConfig(
+        level=config.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        asyncio.run(serve(config, args.embedded))
+    except EmbeddedError as e:
+        print(f"gateway: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f"{config.server.host}:{config.server.port}"
+        print(f"gateway: cannot listen on {where}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, config: GatewayConfig) -> int:
+    return stop(config)
+
+
+def cmd_status(args: argparse.Namespace, config: GatewayConfig) -> int:
+    running = read_pid_file(pid_file(config))
+    if running is None:
+        print("gateway: not running")
+        return 3
+    try:
+        ready = _get_json(running.url + "/readyz", config)
+    except OSError as e:
+        print(f"gateway: pid {running.pid} at {running.url} does not answer ({e})")
+        return 1
+    print(f"gateway: {ready['status']} at {running.url} (pid {running.pid})")
+    for name, b in ready["backends"].items():
+        health = "healthy" if b["healthy"] else f"down: {b['detail']}"
+        print(f"  {name} ({b['kind']}, {b['url']}): {health}")
+        for m in b["models"]:
+            print(f"    {m['id']}{'  [loaded]' if m['loaded'] else ''}")
+    return 0 if ready["status"] == "ready" else 1
+
+
+def cmd_models(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """From the running gateway when there is one, else straight from the backends."""
+    running = read_pid_file(pid_file(config))
+    rows = _models_from_gateway(running.url, config) if running else _models_direct(config)
+    print(f"{'model':40} {'member':16} {'backend':10} {'inputs':24} {'context':>8} loaded")
+    for r in rows:
+        member = member_of(r["id"])
+        print(
+            f"{r['id']:40} {member.alias if member else '-':16} {r['backend']:10} "
+            f"{','.join(r['inputs']):24} {r['context'] or '-':>8} {'yes' if r['loaded'] else 'no'}"
+        )
+    return 0 if rows else 1
+
+
+def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]]:
+    listing = _get_json(url + "/v1/models", config)
+    return [{"id": m["id"], **m["gateway"]} for m in listing["data"] if "gateway" in m]
+
+
+def _models_direct(config: GatewayConfig) -> list[dict[str, Any]]:
+    async def take() -> list[dict[str, Any]]:
+        backends = [build_backend(b) for b in config.with_default_backends().backends]
+        try:
+            snapshot = await Keeper(backends, 60).refresh()
+        finally:
+            await asyncio.gather(*(b.close() for b in backends))
+        for b in snapshot.backends:
+            if not b.healthy:
+                print(f"# {b.name}: {b.detail}", file=sys.stderr)
+        return [
+            {"id": m.id, "backend": m.backend, "inputs": sorted(m.inputs),
+             "context": m.context, "loaded": m.loaded}
+            for m in snapshot.models()
+        ]  # fmt: skip
+
+    return asyncio.run(take())
+
+
+def _get_json(url: str, config: GatewayConfig) -> Any:
+    request = urllib.request.Request(url)
+    if config.server.api_keys:
+        request.add_header("Authorization", f"Bearer {config.server.api_keys[0]}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as e:  # /readyz answers 503 with a body when not ready
+        return json.load(e)

@@ -1,0 +1,174 @@
+"""Configuration: one TOML file, environment overrides, defaults that need no file.
+
+Lookup order: `--config`, `$GATEWAY_CONFIG`, `./gateway.toml`,
+`$XDG_CONFIG_HOME/gateway/gateway.toml` (`~/.config` when unset). Every key of a table
+section can be overridden by `GATEWAY_<SECTION>_<KEY>` (e.g. `GATEWAY_SERVER_PORT=9000`);
+a backend's keys by `GATEWAY_BACKENDS_<NAME>_<KEY>` with NAME its upper-cased name
+(`GATEWAY_BACKENDS_OLLAMA_URL=...`). Environment values are read as TOML values when they
+parse as one (`9000`, `true`, `["a", "b"]`) and as plain strings otherwise.
+Unknown keys and bad values raise `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "GATEWAY_"
+DEFAULT_BACKENDS = (
+    {"name": "ollama", "kind": "ollama", "url": "http://127.0.0.1:11434"},
+    {"name": "lmstudio", "kind": "openai", "url": "http://127.0.0.1:1234"},
+)
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the offending key in the message."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    api_keys: list[str] = Field(default_factory=list)
+    max_body_mb: float = Field(default=64, gt=0)
+    refresh_seconds: float = Field(default=10, gt=0)
+    pid_file: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class BackendConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    kind: Literal["ollama", "openai"]
+    url: str
+    api_key: str = ""
+    max_concurrency: int = Field(default=4, ge=1)
+    max_queue: int = Field(default=64, ge=0)
+    connect_timeout_s: float = Field(default=5, gt=0)
+    first_byte_timeout_s: float = Field(default=300, gt=0)
+    read_timeout_s: float = Field(default=120, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:11434")
+        return url.rstrip("/")
+
+
+class RoutingConfig(_Section):
+    default_model: str = "gemma4-26b-a4b"
+
+
+class GatewayConfig(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    backends: list[BackendConfig] = Field(default_factory=list)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+
+    @field_validator("backends")
+    @classmethod
+    def _unique_names(cls, backends: list[BackendConfig]) -> list[BackendConfig]:
+        names = [b.name for b in backends]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"backend names must be unique; repeated: {', '.join(dupes)}")
+        return backends
+
+    def with_default_backends(self) -> GatewayConfig:
+        """The contract's defaults (Ollama and LM Studio on their usual ports) when none set."""
+        if self.backends:
+            return self
+        backends = [BackendConfig(**b) for b in DEFAULT_BACKENDS]
+        return self.model_copy(update={"backends": backends})
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """The first config file in the documented lookup order, or None for pure defaults."""
+    if explicit:
+        return Path(explicit)
+    if env.get("GATEWAY_CONFIG"):
+        return Path(env["GATEWAY_CONFIG"])
+    local = Path("gateway.toml")
+    if local.is_file():
+        return local
+    xdg = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = xdg / "gateway" / "gateway.toml"
+    return user if user.is_file() else None
+
+
+def load_config(
+    path: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[GatewayConfig, Path | None]:
+    """Load, apply environment overrides and validate; returns the config and its file."""
+    env = os.environ if env is None else env
+    file = find_config_file(path, env)
+    raw: dict[str, Any] = {}
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {file} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {file} is not valid TOML: {e}") from None
+    apply_env_overrides(raw, env)
+    try:
+        return GatewayConfig.model_validate(raw), file
+    except ValidationError as e:
+        raise ConfigError(describe_errors(e, file)) from None
+
+
+def describe_errors(e: ValidationError, file: Path | None) -> str:
+    where = f" in {file}" if file else ""
+    lines = []
+    for err in e.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"config key {key!r}{where}: {msg}")
+    return "\n".join(lines)
+
+
+def apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Fold `GATEWAY_<SECTION>_<KEY>` variables into the raw TOML dict, in place."""
+    for name, value in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == "GATEWAY_CONFIG":
+            continue
+        section, _, rest = name[len(ENV_PREFIX) :].partition("_")
+        section = section.lower()
+        if section == "backends":
+            _override_backend(raw, name, rest, value)
+        elif section in GatewayConfig.model_fields and rest:
+            table = raw.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"config key {section!r} must be a table")
+            table[rest.lower()] = parse_env_value(value)
+        # Other GATEWAY_* variables belong to someone else (e.g. a test harness): ignore.
+
+
+def _override_backend(raw: dict[str, Any], var: str, rest: str, value: str) -> None:
+    backends = raw.get("backends") or []
+    for backend in backends:
+        prefix = str(backend.get("name", "")).upper().replace("-", "_") + "_"
+        if rest.startswith(prefix) and len(rest) > len(prefix):
+            backend[rest[len(prefix) :].lower()] = parse_env_value(value)
+            return
+    known = ", ".join(str(b.get("name")) for b in backends) or "none configured"
+    raise ConfigError(f"environment variable {var} names no configured backend ({known})")
+
+
+def parse_env_value(value: str) -> Any:
+    """`9000` -> 9000, `true` -> True, `["a"]` -> ["a"], anything else stays a string.
+
+    >>> parse_env_value("9000"), parse_env_value("http://x:1"), parse_env_value('["k"]')
+    (9000, 'http://x:1', ['k'])
+    """
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value

@@ -1,0 +1,63 @@
+"""Parsing at the HTTP edge: body bytes -> `ChatRequest`, or a 400 that names the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from gateway.errors import InvalidRequest
+from gateway.types import ChatRequest
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    """Validate a chat request body; the error names the first offending field."""
+    if not body.strip():
+        raise InvalidRequest("request body is empty; send a JSON chat completion request")
+    try:
+        return ChatRequest.model_validate_json(body)
+    except ValidationError as e:
+        raise _invalid(e.errors(include_url=False)) from None
+
+
+def _invalid(errors: list[Any]) -> InvalidRequest:
+    if errors[0]["type"] == "json_invalid":
+        return InvalidRequest(f"request body is not valid JSON: {errors[0]['ctx']['error']}")
+    # A union (content: string | parts) reports one error per branch; the branch that got
+    # deepest into the value is the one the client meant.
+    depth = max(len(e["loc"]) for e in errors)
+    deepest = [e for e in errors if len(e["loc"]) == depth]
+    first = deepest[0]
+    param = field_path(first["loc"])
+    same = [e["msg"] for e in deepest if field_path(e["loc"]) == param]
+    head, *rest = dict.fromkeys(same)
+    message = " or ".join([head, *(m.removeprefix("Input should be ") for m in rest)])
+    if not param:
+        return InvalidRequest("request body must be a JSON object with `messages`")
+    if first["type"] == "missing":
+        message = "this field is required"
+    elif first["type"] == "too_short" and param == "messages":
+        message = "at least one message is required"
+    return InvalidRequest(f"{param}: {message}", param=param)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Pydantic's location as a JSON path, without its union-branch labels.
+
+    >>> field_path(("messages", 0, "content", "list[tagged-union[A,B]]", 2, "image_url",
+    ...             "image_url", "url"))
+    'messages[0].content[2].image_url.url'
+    >>> field_path(("messages", 1, "content", "str"))
+    'messages[1].content'
+    """
+    out = ""
+    prev: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "[" in part or part in ("str", "int", "float", "bool") or part == prev:
+            continue  # a branch label, or a discriminator tag repeating its field name
+        else:
+            out += f".{part}" if out else part
+        prev = part
+    return out

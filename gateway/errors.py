@@ -1,0 +1,124 @@
+"""One error vocabulary for the whole gateway, rendered once as OpenAI's error object.
+
+Every failure a user can see is a `GatewayError`: the HTTP middleware and the SSE writer
+both call `GatewayError.body()`, so a client gets the same shape whether the request failed
+before the first byte or in the middle of a stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """A failure with an HTTP status, an OpenAI error type/code and a message saying what to do."""
+
+    status = 500
+    type = "api_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI error envelope, plus a marker saying the gateway produced it."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+                "source": "gateway",
+            }
+        }
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or asks for something no model can do with it (400)."""
+
+    status = 400
+    type = "invalid_request_error"
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class ModelNotFound(GatewayError):
+    """The named model or alias is not on any reachable backend (404)."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class QueueFull(GatewayError):
+    """A backend's concurrency limit and queue are both full (429, with Retry-After)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "queue_full"
+
+
+class BackendError(GatewayError):
+    """The backend answered with a failure the gateway cannot fix (502)."""
+
+    status = 502
+    type = "api_error"
+    code = "backend_error"
+
+
+class NoRoute(GatewayError):
+    """No healthy backend has a model that can take the request (503)."""
+
+    status = 503
+    type = "api_error"
+    code = "no_capable_model"
+
+
+class BackendUnavailable(GatewayError):
+    """The backend could not be reached at all: refused, reset, DNS (502)."""
+
+    status = 502
+    type = "api_error"
+    code = "backend_unavailable"
+
+
+class BackendTimeout(GatewayError):
+    status = 504
+    type = "api_error"
+    code = "backend_timeout"
+
+
+def backend_status_error(backend: str, status: int, message: str) -> GatewayError:
+    """Map a backend's HTTP error status to the gateway's error, keeping its message."""
+    text = f"backend {backend!r}: {message}"
+    if status == 404:
+        return ModelNotFound(text)
+    if status in (400, 422):
+        return InvalidRequest(text)
+    if status in (401, 403):
+        return BackendError(f"{text} (check api_key for backend {backend!r})", code="backend_auth")
+    if status in (429, 503):
+        return QueueFull(text, headers={"Retry-After": "1"})
+    return BackendError(text)

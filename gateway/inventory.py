@@ -1,0 +1,105 @@
+"""What every backend has, kept fresh in the background so routing does no I/O.
+
+Requests read `Keeper.snapshot`, an immutable `Inventory`. A background task replaces it
+every `server.refresh_seconds`, and at once when a request finds a backend down or a model
+missing (coalesced: concurrent callers share one refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.backends import Backend
+from gateway.errors import GatewayError
+from gateway.types import ModelInfo
+
+log = logging.getLogger("gateway.inventory")
+LIST_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class BackendState:
+    name: str
+    kind: str
+    url: str
+    healthy: bool
+    detail: str = ""
+    models: tuple[ModelInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """One consistent view of all backends, in configuration order."""
+
+    backends: tuple[BackendState, ...] = ()
+    taken_at: float = field(default=0.0)
+
+    def models(self) -> list[ModelInfo]:
+        """Every model on a healthy backend, in backend order."""
+        return [m for b in self.backends if b.healthy for m in b.models]
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.models())
+
+    def why_not_ready(self) -> str:
+        if not self.backends:
+            return "no backends configured"
+        return "; ".join(
+            f"{b.name} ({b.url}): {b.detail if not b.healthy else 'healthy but lists no models'}"
+            for b in self.backends
+        )
+
+
+class Keeper:
+    """Owns the backends' inventory snapshot and the task that refreshes it."""
+
+    def __init__(self, backends: Sequence[Backend], interval_s: float) -> None:
+        self.backends = list(backends)
+        self.interval_s = interval_s
+        self.snapshot = Inventory()
+        self._refreshing: asyncio.Task[Inventory] | None = None
+
+    async def refresh(self) -> Inventory:
+        """Take a new snapshot; callers arriving during a refresh wait for the same one."""
+        return await asyncio.shield(self.refresh_soon())
+
+    def refresh_soon(self) -> asyncio.Task[Inventory]:
+        """Start a refresh unless one is under way (e.g. after a backend failed a request)."""
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._take())
+        return self._refreshing
+
+    async def _take(self) -> Inventory:
+        states = await asyncio.gather(*(_state(b) for b in self.backends))
+        self.snapshot = Inventory(tuple(states), time.monotonic())
+        return self.snapshot
+
+    async def run(self) -> None:
+        """Refresh forever (cancel to stop); a failing backend never stops the loop."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # a bug here must not end refreshing for good
+                log.exception("inventory refresh failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def stop(self) -> None:
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+
+
+async def _state(backend: Backend) -> BackendState:
+    try:
+        async with asyncio.timeout(LIST_TIMEOUT_S):
+            models = await backend.list_models()
+    except GatewayError as e:
+        return BackendState(backend.name, backend.kind, backend.url, False, e.message)
+    except TimeoutError:
+        detail = f"listing models took over {LIST_TIMEOUT_S:g}s"
+        return BackendState(backend.name, backend.kind, backend.url, False, detail)
+    return BackendState(backend.name, backend.kind, backend.url, True, "", tuple(models))

@@ -1,0 +1,266 @@
+"""The HTTP edge: app factory, middleware, and the chat/models/health handlers.
+
+Flow of a chat request: parse (`edge`) -> route (`routing`, pure, on the inventory
+snapshot) -> decode media (`preprocess`, off the event loop) -> backend adapter -> JSON or
+SSE (`sse`). Every failure is a `GatewayError` rendered once by `error_middleware`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway import __version__
+from gateway.backends import Backend, build_backend
+from gateway.catalogue import FAMILY
+from gateway.config import GatewayConfig
+from gateway.edge import parse_chat_request
+from gateway.embedded import embedded_engine
+from gateway.errors import (
+    BackendUnavailable,
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    NoRoute,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from gateway.inventory import Inventory, Keeper
+from gateway.routing import RouteDecision, Wish, route
+from gateway.sse import stream_response
+from gateway.types import BackendRequest, ChatMessage, ChatRequest
+from preprocess.errors import InvalidMedia
+from preprocess.parts import expand_messages
+
+log = logging.getLogger("gateway")
+
+CONFIG = web.AppKey("config", GatewayConfig)
+KEEPER = web.AppKey("keeper", Keeper)
+BACKENDS = web.AppKey("backends", dict[str, Backend])
+REQUEST_ID = "request_id"
+# Bodies above this are decoded in a worker thread: base64 of a few MB takes milliseconds.
+INLINE_DECODE_BYTES = 256 * 1024
+# A refresh on a miss is skipped when the snapshot is this fresh (seconds).
+MISS_REFRESH_AFTER_S = 1.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.Application:
+    """The gateway as an aiohttp application; backends live in its cleanup context.
+
+    With `embedded_log`, the embedded engine is started too (logging there) and appended
+    as the last backend.
+    """
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=int(config.server.max_body_mb * 2**20),
+    )
+    app[CONFIG] = config.with_default_backends()
+    if embedded_log is not None:
+        app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
+    app.cleanup_ctx.append(backends_ctx)
+    app.add_routes(
+        [
+            web.post("/v1/chat/completions", chat_completions),
+            web.get("/v1/models", list_models),
+            web.get("/healthz", healthz),
+            web.get("/readyz", readyz),
+        ]
+    )
+    return app
+
+
+async def embedded_ctx(app: web.Application, log_file: Path) -> AsyncIterator[None]:
+    async with embedded_engine(log_file) as backend:
+        config = app[CONFIG]
+        app[CONFIG] = config.model_copy(update={"backends": [*config.backends, backend]})
+        yield
+
+
+async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Build the backends, take a first inventory before serving, refresh it in background."""
+    config = app[CONFIG]
+    backends = {b.name: build_backend(b) for b in config.backends}
+    keeper = Keeper(list(backends.values()), config.server.refresh_seconds)
+    app[BACKENDS], app[KEEPER] = backends, keeper
+    await keeper.refresh()
+    task = asyncio.create_task(keeper.run())
+    yield
+    task.cancel()
+    await keeper.stop()
+    await asyncio.gather(*(b.close() for b in backends.values()))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request ids, access log, and one renderer for every error: never a bare 500."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except GatewayError as e:
+        response = _error_response(e)
+    except web.HTTPException as e:
+        response = _error_response(_http_error(e))
+    except Exception:
+        log.exception("unexpected error on %s %s [%s]", request.method, request.path, request_id)
+        response = _error_response(
+            GatewayError(f"internal gateway error; quote request id {request_id} when reporting")
+        )
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    log.info(
+        "%s %s %s %.1fms model=%s route=%s [%s]",
+        request.method,
+        request.path,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+        response.headers.get("X-Gateway-Model", "-"),
+        response.headers.get("X-Gateway-Route", "-"),
+        request_id,
+    )
+    return response
+
+
+def _error_response(e: GatewayError) -> web.Response:
+    return web.json_response(e.body(), status=e.status, headers=e.headers)
+
+
+def _http_error(e: web.HTTPException) -> GatewayError:
+    """aiohttp's own refusals (unknown path, wrong method, body too large) in OpenAI shape."""
+    if isinstance(e, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge(
+            f"request body is larger than server.max_body_mb "
+            f"({e.max_size // 2**20} MiB); send smaller media or raise the limit"
+        )
+    error = GatewayError(
+        f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "
+        "GET /healthz and GET /readyz"
+    )
+    error.status, error.type, error.code = e.status, "invalid_request_error", None
+    return error
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer keys on the API when `server.api_keys` is set; health probes stay open."""
+    keys = request.app[CONFIG].server.api_keys
+    if keys and request.path.startswith("/v1/"):
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
+            raise Unauthorized("missing or wrong API key; send `Authorization: Bearer <key>`")
+    return await handler(request)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body = await request.read()
+    req = parse_chat_request(body)
+    wish = Wish(
+        model=request.headers.get("X-Gateway-Model") or req.model,
+        backend=request.headers.get("X-Gateway-Backend"),
+    )
+    decision = await decide(request.app, wish)
+    messages = await decode_media(req, request.app[CONFIG], len(body))
+    backend = request.app[BACKENDS][decision.backend]
+    breq = BackendRequest(decision.model.id, messages, req.sampling(), req.include_usage)
+    headers = {
+        "X-Gateway-Model": decision.model.id,
+        "X-Gateway-Backend": decision.backend,
+        "X-Gateway-Route": decision.reason,
+        "X-Request-Id": request[REQUEST_ID],
+    }
+    log.info(
+        "route %s -> %s on %s (%s)",
+        wish.model,
+        decision.model.id,
+        decision.backend,
+        decision.reason,
+    )
+    try:
+        async with backend.limiter.slot():
+            if req.stream:
+                return await stream_response(request, backend.stream(breq), headers)
+            completion = await backend.chat(breq)
+    except BackendUnavailable:
+        request.app[KEEPER].refresh_soon()
+        raise
+    return web.json_response(completion, headers=headers)
+
+
+async def decide(app: web.Application, wish: Wish) -> RouteDecision:
+    """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
+    keeper, policy = app[KEEPER], app[CONFIG].routing
+    try:
+        return route(wish, keeper.snapshot, policy)
+    except (ModelNotFound, NoRoute):
+        if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
+            raise
+    return route(wish, await keeper.refresh(), policy)
+
+
+async def decode_media(req: ChatRequest, config: GatewayConfig, size: int) -> list[ChatMessage]:
+    limit = int(config.server.max_body_mb * 2**20)
+    try:
+        if size < INLINE_DECODE_BYTES:
+            return expand_messages(req, limit)
+        return await asyncio.to_thread(expand_messages, req, limit)
+    except InvalidMedia as e:
+        raise InvalidRequest(e.message, param=e.param) from None
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """OpenAI model list: `auto`, the family aliases present, then every concrete model."""
+    snapshot = request.app[KEEPER].snapshot
+    models = snapshot.models()
+    aliases = ["auto"] + [m.alias for m in FAMILY if any(m.matches(x.id) for x in models)]
+    data = [{"id": a, "object": "model", "created": 0, "owned_by": "gateway"} for a in aliases]
+    data += [
+        {
+            "id": m.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": m.backend,
+            "gateway": {
+                "backend": m.backend,
+                "inputs": sorted(m.inputs),
+                "context": m.context,
+                "loaded": m.loaded,
+            },
+        }
+        for m in models
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": __version__})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    snapshot: Inventory = request.app[KEEPER].snapshot
+    backends = {
+        b.name: {
+            "kind": b.kind,
+            "url": b.url,
+            "healthy": b.healthy,
+            "detail": b.detail,
+            "models": [{"id": m.id, "loaded": m.loaded, "context": m.context} for m in b.models],
+        }
+        for b in snapshot.backends
+    }
+    if snapshot.ready:
+        return web.json_response({"status": "ready", "backends": backends})
+    return web.json_response(
+        {"status": "not ready", "reason": snapshot.why_not_ready(), "backends": backends},
+        status=503,
+    )

@@ -1,0 +1,179 @@
+"""The request at the boundary (pydantic, OpenAI shape) and the plain types used inside.
+
+`ChatRequest` is parsed once at the HTTP edge. It validates what the gateway reads
+(`model`, `messages`, `stream`, content parts) and carries every other field (sampling,
+tools, response_format, ...) through untouched in `model_extra`, so a new OpenAI field
+reaches an OpenAI-compatible backend without a gateway release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Modality(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+
+
+# --- the OpenAI request, as clients send it -------------------------------------------
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Part):
+    type: Literal["text"]
+    text: str
+
+
+class ImageURL(_Part):
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(_Part):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(_Part):
+    data: str
+    format: Literal["wav", "mp3", "flac", "ogg"]
+
+
+class AudioPart(_Part):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class VideoURL(_Part):
+    url: str
+
+
+class VideoPart(_Part):
+    type: Literal["video_url"]
+    video_url: VideoURL
+
+
+ContentPart = Annotated[TextPart | ImagePart | AudioPart | VideoPart, Field(discriminator="type")]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """An OpenAI Chat Completions request; unknown fields are kept, not dropped."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(default=None, ge=1, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+    @property
+    def include_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+    def sampling(self) -> dict[str, Any]:
+        """Every field the gateway does not interpret itself, as the client sent it."""
+        extra = dict(self.model_extra or {})
+        if self.output_tokens is not None:
+            extra["max_tokens"] = self.output_tokens
+        return extra
+
+
+# --- inside the gateway: decoded media, plain dataclasses -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    data: bytes
+    mime: str
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    data: bytes
+    format: str
+
+
+Part = Text | Image | Audio
+
+
+@dataclass(slots=True)
+class ChatMessage:
+    """A message whose media is decoded; `extra` keeps tool_calls, tool_call_id, name."""
+
+    role: str
+    parts: list[Part]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return "".join(p.text for p in self.parts if isinstance(p, Text))
+
+
+@dataclass(slots=True)
+class BackendRequest:
+    """What a backend adapter is asked to do: one concrete model, decoded messages."""
+
+    model: str
+    messages: list[ChatMessage]
+    sampling: dict[str, Any]
+    include_usage: bool = False
+    num_ctx: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model as a backend lists it; capabilities are data, not code paths."""
+
+    id: str
+    backend: str
+    inputs: frozenset[Modality] = frozenset({Modality.TEXT})
+    context: int | None = None
+    loaded: bool = False
+    loaded_context: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    detail: str = ""
+
+
+# An OpenAI `chat.completion` or `chat.completion.chunk` object, as JSON-ready dicts:
+# they are relayed at thousands per second, so they stay plain dicts, not models.
+Completion = dict[str, Any]
+Chunk = dict[str, Any]
