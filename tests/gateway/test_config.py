@@ -1,0 +1,124 @@
+"""Config: the documented keys, lookup order, env overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, GatewayConfig, load_config
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "gateway.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_example_config_loads_and_matches_the_defaults() -> None:
+    config, file = load_config(str(EXAMPLE), env={})
+    assert file == EXAMPLE
+    defaults = GatewayConfig().with_default_backends()
+    assert config.server == defaults.server
+    assert config.routing == defaults.routing
+    assert config.backends == defaults.backends
+
+
+def test_example_config_shows_every_key() -> None:
+    raw = tomllib.loads(EXAMPLE.read_text())
+    assert set(raw) == set(GatewayConfig.model_fields)
+    assert set(raw["server"]) == set(GatewayConfig.model_fields["server"].annotation.model_fields)
+    assert set(raw["routing"]) == set(GatewayConfig.model_fields["routing"].annotation.model_fields)
+    from gateway.config import BackendConfig
+
+    assert set(raw["backends"][0]) == set(BackendConfig.model_fields)
+
+
+def test_no_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config, file = load_config(None, env={"XDG_CONFIG_HOME": str(tmp_path / "none")})
+    assert file is None
+    assert config.server.port == 8080 and config.server.host == "127.0.0.1"
+    urls = [b.url for b in config.with_default_backends().backends]
+    assert urls == ["http://127.0.0.1:11434", "http://127.0.0.1:1234"]
+
+
+def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    xdg = tmp_path / "xdg" / "gateway"
+    xdg.mkdir(parents=True)
+    (xdg / "gateway.toml").write_text("[server]\nport = 1001\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    assert load_config(None, env)[0].server.port == 1001
+    (tmp_path / "gateway.toml").write_text("[server]\nport = 1002\n")
+    assert load_config(None, env)[0].server.port == 1002
+    (tmp_path / "env.toml").write_text("[server]\nport = 1003\n")
+    env["GATEWAY_CONFIG"] = str(tmp_path / "env.toml")
+    assert load_config(None, env)[0].server.port == 1003
+    (tmp_path / "flag.toml").write_text("[server]\nport = 1004\n")
+    assert load_config(str(tmp_path / "flag.toml"), env)[0].server.port == 1004
+
+
+def test_env_overrides_every_section_and_backends(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[backends]]\nname = "gpu-1"\nkind = "ollama"\nurl = "http://a:1"\n')
+    env = {
+        "GATEWAY_SERVER_PORT": "9000",
+        "GATEWAY_SERVER_API_KEYS": '["k1", "k2"]',
+        "GATEWAY_SERVER_LOG_LEVEL": "debug",
+        "GATEWAY_ROUTING_DEFAULT_MODEL": "gemma4-31b",
+        "GATEWAY_BACKENDS_GPU_1_URL": "http://b:2/",
+        "GATEWAY_BACKENDS_GPU_1_MAX_CONCURRENCY": "8",
+        "GATEWAY_INTERFACE": "CGI/1.1",  # someone else's variable: ignored
+    }
+    config, _ = load_config(path, env)
+    assert config.server.port == 9000
+    assert config.server.api_keys == ["k1", "k2"]
+    assert config.server.log_level == "debug"
+    assert config.routing.default_model == "gemma4-31b"
+    assert config.backends[0].url == "http://b:2"
+    assert config.backends[0].max_concurrency == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "named"),
+    [
+        ("[server]\nprot = 1\n", {}, "'server.prot'"),
+        ("[sevrer]\nport = 1\n", {}, "'sevrer'"),
+        ("[server]\nport = 'x'\n", {}, "'server.port'"),
+        ("[server]\nport = 70000\n", {}, "'server.port'"),
+        ("", {"GATEWAY_SERVER_PORT": "eighty"}, "'server.port'"),
+        ("", {"GATEWAY_SERVER_POTR": "1"}, "'server.potr'"),
+        ("[server]\nlog_level = 'loud'\n", {}, "'server.log_level'"),
+        ('[[backends]]\nname = "x"\nkind = "vllm"\nurl = "http://a"\n', {}, "'backends.0.kind'"),
+        ('[[backends]]\nname = "x"\nkind = "ollama"\nurl = "a:1"\n', {}, "'backends.0.url'"),
+        ('[[backends]]\nname = "x"\nkind = "ollama"\n', {}, "'backends.0.url'"),
+        (
+            '[[backends]]\nname = "x"\nkind = "ollama"\nurl = "http://a"\ntimeout = 1\n',
+            {},
+            "'backends.0.timeout'",
+        ),
+        ("", {"GATEWAY_BACKENDS_NOPE_URL": "http://a"}, "GATEWAY_BACKENDS_NOPE_URL"),
+        ("[routing]\ndefault = 'x'\n", {}, "'routing.default'"),
+    ],
+)
+def test_bad_key_or_value_fails_naming_it(
+    tmp_path: Path, text: str, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_config(write(tmp_path, text), env)
+
+
+def test_duplicate_backend_names_fail(tmp_path: Path) -> None:
+    one = '[[backends]]\nname = "a"\nkind = "ollama"\nurl = "http://a"\n'
+    with pytest.raises(ConfigError, match="repeated: a"):
+        load_config(write(tmp_path, one + one), {})
+
+
+def test_invalid_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[server\n"), {})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "missing.toml"), {})
