@@ -62,6 +62,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def engine_command(model: Path, port: int) -> list[str]:
+    """llama-cpp-python's OpenAI server; the gemma chat format is a must (without it the
+    llama-2 template is used and the model answers with empty strings)."""
+    return [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX),
+        "--model_alias", MODEL_ALIAS, "--chat_format", "gemma",
+    ]  # fmt: skip
+
+
 @contextlib.asynccontextmanager
 async def embedded_engine(log_file: Path) -> AsyncIterator[BackendConfig]:
     """Run the engine for the duration of the block; yields its backend config."""
@@ -72,9 +82,7 @@ async def embedded_engine(log_file: Path) -> AsyncIterator[BackendConfig]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "llama_cpp.server", "--model", str(path),
-            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX),
-            "--model_alias", MODEL_ALIAS, "--chat_format", "gemma",
+            *engine_command(path, port),
             stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

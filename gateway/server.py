@@ -45,7 +45,7 @@ log = logging.getLogger("gateway")
 CONFIG = web.AppKey("config", GatewayConfig)
 KEEPER = web.AppKey("keeper", Keeper)
 BACKENDS = web.AppKey("backends", dict[str, Backend])
-REQUEST_ID = "request_id"
+REQUEST_ID = web.RequestKey("request_id", str)
 # Bodies above this are decoded in a worker thread: base64 of a few MB takes milliseconds.
 INLINE_DECODE_BYTES = 256 * 1024
 # A refresh on a miss is skipped when the snapshot is this fresh (seconds).
