@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
@@ -35,6 +36,27 @@ class Backend(Protocol):
     async def health(self) -> Health: ...
 
     async def close(self) -> None: ...
+
+
+class BackendBase(ABC):
+    """What every adapter shares: identity, limits, and timeouts around `_stream`."""
+
+    kind: str
+
+    def __init__(self, cfg: BackendConfig) -> None:
+        self.name = cfg.name
+        self.url = cfg.url
+        self.cfg = cfg
+        self.limiter = Limiter.from_config(cfg)
+
+    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+        return paced(
+            self._stream(req), self.name, self.cfg.first_byte_timeout_s, self.cfg.read_timeout_s
+        )
+
+    @abstractmethod
+    def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+        """The adapter's own streaming call, without timeouts."""
 
 
 class Limiter:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import ollama
 
-from gateway.backends.base import Limiter, paced
+from gateway.backends.base import BackendBase
 from gateway.backends.ollama_format import (
     ChunkTranslator,
     completion_from_ollama,
@@ -36,16 +36,13 @@ _CAPABILITY_INPUTS = {
 }
 
 
-class OllamaBackend:
+class OllamaBackend(BackendBase):
     """An Ollama server; `/api/show` answers are cached per digest (they never change)."""
 
     kind = "ollama"
 
     def __init__(self, cfg: BackendConfig) -> None:
-        self.name = cfg.name
-        self.url = cfg.url
-        self.cfg = cfg
-        self.limiter = Limiter.from_config(cfg)
+        super().__init__(cfg)
         headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else None
         timeout = httpx.Timeout(
             connect=cfg.connect_timeout_s,
@@ -66,11 +63,6 @@ class OllamaBackend:
                     **to_ollama_kwargs(req),
                 )
         return completion_from_ollama(part, req.model)
-
-    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
-        return paced(
-            self._stream(req), self.name, self.cfg.first_byte_timeout_s, self.cfg.read_timeout_s
-        )
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         translator = ChunkTranslator(req.model, req.include_usage)

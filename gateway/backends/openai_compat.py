@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.backends.base import Limiter, paced
+from gateway.backends.base import BackendBase
 from gateway.config import BackendConfig
 from gateway.errors import (
     BackendError,
@@ -37,16 +37,13 @@ _VISION = frozenset({Modality.TEXT, Modality.IMAGE})
 _TEXT = frozenset({Modality.TEXT})
 
 
-class OpenAICompatBackend:
+class OpenAICompatBackend(BackendBase):
     """A server speaking `/v1/chat/completions`; LM Studio's `/api/v0/models` when present."""
 
     kind = "openai"
 
     def __init__(self, cfg: BackendConfig) -> None:
-        self.name = cfg.name
-        self.url = cfg.url
-        self.cfg = cfg
-        self.limiter = Limiter.from_config(cfg)
+        super().__init__(cfg)
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self._session: aiohttp.ClientSession | None = None
         self._has_v0: bool | None = None  # learnt on the first model listing
@@ -72,11 +69,6 @@ class OpenAICompatBackend:
                 completion: Completion = await r.json(content_type=None)
         completion["model"] = req.model
         return completion
-
-    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
-        return paced(
-            self._stream(req), self.name, self.cfg.first_byte_timeout_s, self.cfg.read_timeout_s
-        )
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         finished = False
