@@ -93,6 +93,10 @@ def _missing(name: str, inventory: Inventory, backend: str | None) -> Exception:
     where = f"on backend {backend!r}" if backend else "on any healthy backend"
     if member is not None:
         return NoRoute(f"no {member.alias} model {where}; get one with {member.how_to_get}")
+    if down := [b for b in inventory.backends if not b.healthy and backend in (None, b.name)]:
+        # It may well be on a backend that is down: say so rather than "no such model".
+        why = "; ".join(f"{b.name}: {b.detail}" for b in down)
+        return NoRoute(f"model {name!r} is not {where}; unavailable backends: {why}")
     known = sorted({m.id for m in inventory.models()})
     listing = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "") if known else "none"
     return ModelNotFound(

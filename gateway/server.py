@@ -111,7 +111,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as e:
         response = _error_response(e)
     except web.HTTPException as e:
-        response = _error_response(_http_error(e))
+        response = _error_response(_http_error(e, request.app[CONFIG].server.max_body_mb))
     except Exception:
         log.exception("unexpected error on %s %s [%s]", request.method, request.path, request_id)
         response = _error_response(
@@ -136,12 +136,12 @@ def _error_response(e: GatewayError) -> web.Response:
     return web.json_response(e.body(), status=e.status, headers=e.headers)
 
 
-def _http_error(e: web.HTTPException) -> GatewayError:
+def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
     """aiohttp's own refusals (unknown path, wrong method, body too large) in OpenAI shape."""
     if isinstance(e, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge(
-            f"request body is larger than server.max_body_mb "
-            f"({e.max_size // 2**20} MiB); send smaller media or raise the limit"
+            f"request body is larger than server.max_body_mb ({max_body_mb:g} MiB); "
+            "send smaller media or raise the limit"
         )
     error = GatewayError(
         f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "

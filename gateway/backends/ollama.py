@@ -128,7 +128,7 @@ class OllamaBackend(BackendBase):
             if e.status_code == -1:  # an {"error": ...} line in the middle of a stream
                 raise BackendError(f"backend {self.name!r} failed mid-answer: {e.error}") from None
             raise backend_status_error(self.name, e.status_code, e.error) from None
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             raise BackendTimeout(
                 f"backend {self.name!r} at {self.url} did not answer in time"
             ) from None

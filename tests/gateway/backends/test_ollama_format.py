@@ -15,54 +15,7 @@ from gateway.backends.ollama_format import (
 )
 from gateway.errors import InvalidRequest
 from gateway.types import Audio, BackendRequest, ChatMessage, Image, Text
-
-# TV-O1 chunk and final (ollama docs/api.md), TV-O3 tool call, TV-O4 Gemma 4 reply.
-TV_O1_CHUNK = {
-    "model": "llama3.2",
-    "created_at": "2023-08-04T08:52:19.385406455-07:00",
-    "message": {"role": "assistant", "content": "The", "images": None},
-    "done": False,
-}
-TV_O1_FINAL = {
-    "model": "llama3.2",
-    "created_at": "2023-08-04T19:22:45.499127Z",
-    "message": {"role": "assistant", "content": ""},
-    "done": True,
-    "total_duration": 4883583458,
-    "load_duration": 1334875,
-    "prompt_eval_count": 26,
-    "prompt_eval_duration": 342546000,
-    "eval_count": 282,
-    "eval_duration": 4535599000,
-}
-TV_O3_CHUNK = {
-    "model": "llama3.2",
-    "created_at": "2025-07-07T20:22:19.184789Z",
-    "message": {
-        "role": "assistant",
-        "content": "",
-        "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}}],
-    },
-    "done": False,
-}
-TV_O3_FINAL = {
-    "model": "llama3.2",
-    "created_at": "2025-07-07T20:22:19.19314Z",
-    "message": {"role": "assistant", "content": ""},
-    "done_reason": "stop",
-    "done": True,
-    "total_duration": 182242375,
-    "load_duration": 41295167,
-    "prompt_eval_count": 169,
-    "prompt_eval_duration": 24573166,
-    "eval_count": 15,
-    "eval_duration": 115959084,
-}
-TV_O4 = {"model": "gemma4", "created_at": "2025-10-17T23:14:07.414671Z",
-         "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
-         "done": True, "done_reason": "stop", "total_duration": 174560334,
-         "load_duration": 101397084, "prompt_eval_count": 11, "prompt_eval_duration": 13074791,
-         "eval_count": 18, "eval_duration": 52479709}  # fmt: skip
+from tests.fakes.vectors import TV_O1_CHUNK, TV_O1_FINAL, TV_O3_CHUNK, TV_O3_FINAL, TV_O4
 
 
 def test_completion_from_tv_o4() -> None:

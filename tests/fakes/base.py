@@ -1,0 +1,145 @@
+"""What both emulators share: a real aiohttp server on a free loopback port that records
+every request, with the fault knobs tests flip between requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Self
+
+from aiohttp import web
+
+DEFAULT_REPLY = ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Received:
+    """One request as the server saw it, so tests can assert what the gateway sent."""
+
+    method: str
+    path: str
+    body: Any  # the parsed JSON body, or None (no body, or not JSON)
+
+
+class Emulator(ABC):
+    """A loopback aiohttp server with request recording and the fault knobs; subclasses
+    add their routes. Knobs are plain attributes so a test can flip them between requests.
+    """
+
+    chat_path = ""  # the route whose bodies `chats()` returns and the knobs apply to
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.reply_tokens: list[str] = list(DEFAULT_REPLY)
+        self.fail_mid_stream: str | None = None
+        self.status_override: tuple[int, dict[str, Any]] | None = None
+        self.delay_first_byte: float = 0.0
+        self.token_delay: float = 0.0
+        self.chat_cancelled = asyncio.Event()
+        self.cancellations = 0
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+        self._stopping = False
+
+    @abstractmethod
+    def routes(self) -> list[web.RouteDef]:
+        """The emulated server's routes."""
+
+    def middlewares(self) -> list[Middleware]:
+        """Extra middlewares, run after the recording one (so refused requests are recorded)."""
+        return []
+
+    @property
+    def url(self) -> str:
+        """Base URL without a trailing slash, e.g. http://127.0.0.1:40123."""
+        if self._url is None:
+            raise RuntimeError("emulator not started")
+        return self._url
+
+    def chats(self) -> list[dict[str, Any]]:
+        """The JSON bodies of every chat request, oldest first."""
+        return [r.body for r in self.received if r.path == self.chat_path and r.body is not None]
+
+    async def start(self) -> str:
+        """Bind 127.0.0.1 on a free port. Handler cancellation is on, so a client that hangs
+        up is noticed at once (as Ollama's request context is), not at the next write."""
+        app = web.Application(middlewares=[self._record, *self.middlewares()])
+        app.add_routes(self.routes())
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
+        )
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self._url = f"http://{host}:{port}"
+        self._stopping = False
+        return self._url
+
+    async def stop(self) -> None:
+        """Close the listener and drop open connections (later connects are refused)."""
+        if self._runner is not None:
+            self._stopping = True
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = json.loads(await request.read())
+            except ValueError:
+                body = None
+        self.received.append(Received(request.method, request.path, body))
+        return await handler(request)
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        """The chat route: faults first (delay, forced status), then the subclass's answer;
+        a client leaving mid-answer is noted."""
+        try:
+            if self.delay_first_byte:
+                await asyncio.sleep(self.delay_first_byte)
+            if self.status_override is not None:
+                status, payload = self.status_override
+                return web.json_response(payload, status=status, dumps=dumps)
+            return await self._answer(request)
+        except asyncio.CancelledError:
+            self.note_cancelled()
+            raise
+
+    @abstractmethod
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        """The emulated server's answer to one chat request."""
+
+    def note_cancelled(self) -> None:
+        """The client went away before the answer was complete (not our own shutdown)."""
+        if not self._stopping:
+            self.cancellations += 1
+            self.chat_cancelled.set()
+
+    async def write_frame(self, response: web.StreamResponse, data: bytes) -> bool:
+        """Write one frame; False (and `chat_cancelled` set) when the client has gone away."""
+        try:
+            await response.write(data)
+        except ConnectionResetError:
+            self.note_cancelled()
+            return False
+        return True
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON, as Go's encoding/json and most servers put it on the wire."""
+    return json.dumps(obj, separators=(",", ":"))

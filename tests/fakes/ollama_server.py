@@ -1,0 +1,418 @@
+"""An emulator of Ollama's native API (default port 11434), faithful to protocols.md §1.
+
+Replies have the exact shapes of the recorded payloads in `vectors` (TV-O*, TV-T*, TV-S1,
+TV-P1) so the gateway's parsing is exercised against what Ollama really sends, and every
+request is recorded so tests can assert what the gateway sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import json
+import re
+import string
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.base import Emulator, dumps
+
+__all__ = ["OllamaEmulator", "OllamaModel"]
+
+# --- Ollama ----------------------------------------------------------------------------
+
+VERSION = "0.20.0"  # the first tag with Gemma 4 (O-g4)
+MODIFIED_AT = "2025-10-03T23:34:03.409490317-07:00"  # Ollama's nanosecond timestamps (TV-T2)
+IMAGE_TOKENS = 768  # Ollama's flat per-image count in its context-fit test (§1.5)
+TOOL_CALL_TOKENS = 15  # eval_count of the recorded tool-call answer (TV-O3)
+NS_PER_PROMPT_TOKEN = 1_000_000
+NS_PER_EVAL_TOKEN = 25_000_000
+LOAD_NS, WARM_LOAD_NS = 101_397_084, 1_334_875  # TV-O4 (cold) and TV-O1 (warm) load times
+_BASE64 = frozenset(string.ascii_letters + string.digits + "+/=")
+_ZERO_DURATION = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class OllamaModel:
+    """One pulled model; `loaded` / `loaded_context` change as chats load it, as in Ollama."""
+
+    name: str
+    family: str = "gemma4"
+    parameter_size: str = "8.0B"
+    quantization_level: str = "Q4_K_M"
+    capabilities: tuple[str, ...] = ("completion", "vision", "audio")
+    context_length: int = 131072
+    loaded: bool = False
+    loaded_context: int = 4096
+    digest: str = field(default="")  # empty -> a sha256 of the name (stable across runs)
+    size: int = 9608350245
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            self.digest = _sha256(self.name)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "parent_model": "",
+            "format": "gguf",
+            "family": self.family,
+            "families": [self.family],
+            "parameter_size": self.parameter_size,
+            "quantization_level": self.quantization_level,
+        }
+
+    def model_info(self) -> dict[str, Any]:
+        """The GGUF keys of TV-S1, prefixed by the architecture; the encoder keys exist only
+        when the model has that encoder (Ollama derives the capabilities from them)."""
+        arch = self.family
+        info: dict[str, Any] = {
+            f"{arch}.attention.head_count": 8,
+            f"{arch}.attention.head_count_kv": 2,
+            f"{arch}.attention.sliding_window": 512,
+        }
+        if "audio" in self.capabilities:
+            info[f"{arch}.audio.block_count"] = 12
+            info[f"{arch}.audio.embedding_length"] = 1024
+        info[f"{arch}.block_count"] = 42
+        info[f"{arch}.context_length"] = self.context_length
+        info[f"{arch}.embedding_length"] = 2560
+        if "vision" in self.capabilities:
+            info[f"{arch}.vision.block_count"] = 16
+            info[f"{arch}.vision.patch_size"] = 16
+            info[f"{arch}.vision.projector.scale_factor"] = 3
+        info["general.architecture"] = arch
+        info["general.file_type"] = 15
+        info["tokenizer.ggml.eos_token_ids"] = [1, 106, 50]
+        info["tokenizer.ggml.pre"] = arch
+        return info
+
+
+def _full_name(name: str) -> str:
+    """Ollama's name normalisation: a missing tag means `:latest`."""
+    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, dumps=dumps)
+
+
+def _bad_base64_offset(data: str) -> int:
+    """Where Go's decoder would complain: the first byte outside the alphabet, else the end."""
+    return next((i for i, ch in enumerate(data) if ch not in _BASE64), len(data))
+
+
+def _is_zero_keep_alive(value: Any) -> bool:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value == 0
+    return isinstance(value, str) and _ZERO_DURATION.fullmatch(value) is not None
+
+
+class OllamaEmulator(Emulator):
+    """Ollama's `/`, `/api/version`, `/api/tags`, `/api/show`, `/api/ps` and `/api/chat`.
+
+    Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
+    `delay_first_byte`, `token_delay`; `chat_cancelled` / `cancellations` report clients
+    that hung up, and `reloads` counts model (re)loads caused by chats.
+    """
+
+    chat_path = "/api/chat"
+
+    def __init__(self, models: list[OllamaModel] | None = None) -> None:
+        super().__init__()
+        self.models: list[OllamaModel] = (
+            list(models) if models is not None else [OllamaModel("gemma4")]
+        )
+        self.version = VERSION
+        self.reloads = 0
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self._root),
+            web.get("/api/version", self._version),
+            web.get("/api/tags", self._tags),
+            web.post("/api/show", self._show),
+            web.get("/api/ps", self._ps),
+            web.post("/api/chat", self._chat),
+        ]
+
+    def find(self, name: str) -> OllamaModel | None:
+        """The pulled model `name` refers to (`gemma4` and `gemma4:latest` are one)."""
+        wanted = _full_name(name)
+        return next((m for m in self.models if _full_name(m.name) == wanted), None)
+
+    # --- model endpoints -------------------------------------------------------------
+
+    async def _root(self, _: web.Request) -> web.Response:
+        return web.Response(text="Ollama is running")
+
+    async def _version(self, _: web.Request) -> web.Response:
+        return web.json_response({"version": self.version}, dumps=dumps)
+
+    async def _tags(self, _: web.Request) -> web.Response:
+        models = [
+            {
+                "name": m.name,
+                "model": m.name,
+                "modified_at": MODIFIED_AT,
+                "size": m.size,
+                "digest": m.digest,
+                "details": m.details(),
+            }
+            for m in self.models
+        ]
+        return web.json_response({"models": models}, dumps=dumps)
+
+    async def _show(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        name = (body or {}).get("model") or (body or {}).get("name")
+        if not name:
+            return _error(400, "model is required")
+        model = self.find(str(name))
+        if model is None:
+            return _error(404, f"model '{name}' not found")
+        show = {
+            "license": "Gemma Terms of Use \n\nLast modified: February 21, 2024...",
+            "modelfile": f'# Modelfile generated by "ollama show"\nFROM {model.name}\n',
+            "parameters": "temperature 1\ntop_k 64\ntop_p 0.95",
+            "template": "{{ .Prompt }}",
+            "details": model.details(),
+            "model_info": model.model_info(),
+            "capabilities": list(model.capabilities),
+            "modified_at": MODIFIED_AT,
+        }
+        return web.json_response(show, dumps=dumps)
+
+    async def _ps(self, _: web.Request) -> web.Response:
+        expires = (datetime.now().astimezone() + timedelta(minutes=5)).isoformat()
+        models = [
+            {
+                "name": m.name,
+                "model": m.name,
+                "size": m.size,
+                "digest": m.digest,
+                "details": m.details(),
+                "expires_at": expires,
+                "size_vram": m.size,
+                "context_length": m.loaded_context,
+            }
+            for m in self.models
+            if m.loaded
+        ]
+        return web.json_response({"models": models}, dumps=dumps)
+
+    # --- chat ------------------------------------------------------------------------
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        body, problem = await _parse_chat(request)
+        if problem is not None:
+            return _error(400, problem)
+        assert body is not None
+        name = body.get("model")
+        if not name:
+            return _error(400, "model is required")
+        model = self.find(str(name))
+        if model is None:
+            return _error(404, f'model "{name}" not found, try pulling it first')
+        messages: list[dict[str, Any]] = body.get("messages") or []
+        if missing := _missing_capability(model, messages):
+            return _error(400, f'"{name}" does not support {missing}')
+        options: dict[str, Any] = body.get("options") or {}
+        cold = self._load(model, options.get("num_ctx"))
+        unload = _is_zero_keep_alive(body.get("keep_alive"))
+        try:
+            if not messages:  # a bare load (or unload) request, answered as plain JSON
+                reason = "unload" if unload else "load"
+                return web.json_response(
+                    {
+                        "model": name,
+                        "created_at": _now(),
+                        "message": {"role": "assistant", "content": ""},
+                        "done_reason": reason,
+                        "done": True,
+                    },
+                    dumps=dumps,
+                )
+            parts, reason = self._plan(body, messages, options)
+            metrics = _metrics(_prompt_tokens(messages), _eval_tokens(parts), cold)
+            if body.get("stream") is False:
+                return self._single(str(name), parts, reason, metrics)
+            return await self._stream(request, str(name), parts, reason, metrics)
+        finally:
+            if unload:
+                model.loaded = False
+
+    def _load(self, model: OllamaModel, num_ctx: Any) -> bool:
+        """Load the model (again) when it is cold or asked for another context, as Ollama's
+        scheduler does for a different num_ctx; True when this request paid for a load."""
+        wanted = int(num_ctx) if isinstance(num_ctx, int | float) and num_ctx > 0 else None
+        if model.loaded and (wanted is None or wanted == model.loaded_context):
+            return False
+        model.loaded = True
+        if wanted is not None:
+            model.loaded_context = wanted
+        self.reloads += 1
+        return True
+
+    def _plan(
+        self, body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The assistant message parts to send, one per streamed chunk, and done_reason."""
+        tools = body.get("tools") or []
+        last_user = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+        if tools and re.search(r"\bweather\b", str(last_user.get("content", "")), re.I):
+            function = {"name": tools[0]["function"]["name"], "arguments": {"city": "Tokyo"}}
+            call = {"function": function}
+            return [{"role": "assistant", "content": "", "tool_calls": [call]}], "stop"
+        tokens, reason = list(self.reply_tokens), "stop"
+        limit = options.get("num_predict")
+        if isinstance(limit, int) and 0 <= limit < len(tokens):  # negative means no limit
+            tokens, reason = tokens[:limit], "length"
+        return [{"role": "assistant", "content": t} for t in tokens], reason
+
+    def _single(
+        self, name: str, parts: list[dict[str, Any]], reason: str, metrics: dict[str, int]
+    ) -> web.Response:
+        if self.fail_mid_stream is not None:  # without a stream the error gets a status
+            return _error(500, self.fail_mid_stream)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(p["content"] for p in parts),
+        }
+        calls = [c for p in parts for c in p.get("tool_calls", [])]
+        if calls:
+            message["tool_calls"] = calls
+        reply = {
+            "model": name,
+            "created_at": _now(),
+            "message": message,
+            "done_reason": reason,
+            "done": True,
+            **metrics,
+        }
+        return web.json_response(reply, dumps=dumps)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        name: str,
+        parts: list[dict[str, Any]],
+        reason: str,
+        metrics: dict[str, int],
+    ) -> web.StreamResponse:
+        """NDJSON: one chunk per part, then the done chunk (or an error line, status 200)."""
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        final = {
+            "model": name,
+            "created_at": "",
+            "message": {"role": "assistant", "content": ""},
+            "done_reason": reason,
+            "done": True,
+            **metrics,
+        }
+        lines: list[dict[str, Any]] = [
+            {"model": name, "created_at": "", "message": part, "done": False} for part in parts
+        ]
+        if self.fail_mid_stream is not None:
+            lines = [*lines[:1], {"error": self.fail_mid_stream}]
+        else:
+            lines.append(final)
+        for i, line in enumerate(lines):
+            if i and self.token_delay:
+                await asyncio.sleep(self.token_delay)
+            if "created_at" in line:
+                line["created_at"] = _now()
+            if not await self.write_frame(response, (dumps(line) + "\n").encode()):
+                return response
+        await response.write_eof()
+        return response
+
+
+async def _json_object(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The body, or the 400 message Ollama's JSON binding gives (images are []byte in Go, so
+    anything but standard base64 fails here, before the model is even looked up)."""
+    raw = await request.read()
+    if not raw.strip():
+        return None, "missing request body"
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        return None, f"invalid character in request body: {e.msg}"
+    if not isinstance(body, dict):
+        return None, "json: cannot unmarshal into Go value of type api.ChatRequest"
+    messages = body.get("messages") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        return None, "json: cannot unmarshal messages into Go struct field of type []api.Message"
+    for message in messages:
+        for image in message.get("images") or []:
+            if not isinstance(image, str):
+                kind = type(image).__name__
+                return None, (
+                    f"json: cannot unmarshal {kind} into Go struct field "
+                    "Message.messages.images of type []uint8"
+                )
+            try:
+                base64.b64decode(image, validate=True)
+            except (binascii.Error, ValueError):
+                return None, f"illegal base64 data at input byte {_bad_base64_offset(image)}"
+    return body, None
+
+
+def _missing_capability(model: OllamaModel, messages: list[dict[str, Any]]) -> str | None:
+    """The capability a request needs but the model lacks: chat, vision for images, audio
+    for WAV data in `images` (Ollama sniffs RIFF....WAVE, §1.6)."""
+    if "completion" not in model.capabilities:
+        return "chat"
+    for message in messages:
+        for image in message.get("images") or []:
+            data = base64.b64decode(image)
+            needs = "audio" if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else "vision"
+            if needs not in model.capabilities:
+                return needs
+    return None
+
+
+def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """A deterministic stand-in for the tokenizer: words, plus 768 per image (§1.5)."""
+    words = sum(len(str(m.get("content") or "").split()) for m in messages)
+    images = sum(len(m.get("images") or []) for m in messages)
+    return words + IMAGE_TOKENS * images
+
+
+def _eval_tokens(parts: list[dict[str, Any]]) -> int:
+    return TOOL_CALL_TOKENS if any("tool_calls" in p for p in parts) else len(parts)
+
+
+def _metrics(prompt: int, evals: int, cold: bool) -> dict[str, int]:
+    """The timing fields of the done chunk (nanoseconds), deterministic for tests."""
+    load = LOAD_NS if cold else WARM_LOAD_NS
+    prompt_ns, eval_ns = prompt * NS_PER_PROMPT_TOKEN, evals * NS_PER_EVAL_TOKEN
+    return {
+        "total_duration": load + prompt_ns + eval_ns,
+        "load_duration": load,
+        "prompt_eval_count": prompt,
+        "prompt_eval_duration": prompt_ns,
+        "eval_count": evals,
+        "eval_duration": eval_ns,
+    }
