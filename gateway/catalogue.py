@@ -1,18 +1,26 @@
-"""The Gemma 4 family as data: which backend model ids belong to which member.
+"""The Gemma 4 family as data, and how a backend's model id becomes a routable profile.
 
 Backends name the same model differently (Ollama `gemma4:26b-q4_K_M`, LM Studio
 `google/gemma-4-26b-a4b`), so members are matched by pattern, never by exact string.
 Facts come from shared/gemma4-family.md.
+
+What a model can take is decided in this order: a config `[[models]]` entry that says so,
+then what its backend reports (Ollama `/api/show` capabilities, LM Studio's `type`), then
+the member's catalogue facts, then text only. Context windows likewise.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from gateway.types import Modality
+from gateway.config import ModelEntry
+from gateway.types import Modality, ModelInfo
 
 AUTO_ALIASES = frozenset({"auto", "gemma4", ""})
+UNKNOWN_CONTEXT = 8192  # a model nobody describes: assume a small window, not a large one
 
 _ALL = frozenset(Modality)
 _SEEING = frozenset({Modality.TEXT, Modality.IMAGE, Modality.VIDEO})
@@ -20,17 +28,19 @@ _SEEING = frozenset({Modality.TEXT, Modality.IMAGE, Modality.VIDEO})
 
 @dataclass(frozen=True, slots=True)
 class Member:
-    """One member of the family: its public alias and what it can take."""
+    """One member of the family (or a config-defined one): alias, inputs, window."""
 
     alias: str
     pattern: re.Pattern[str]
     inputs: frozenset[Modality]
     context: int
-    ollama_tag: str
-    lmstudio_id: str
+    ollama_tag: str = ""
+    lmstudio_id: str = ""
 
     @property
     def how_to_get(self) -> str:
+        if not self.ollama_tag:
+            return f"add a model matching {self.alias!r} to a backend"
         return f"`ollama pull {self.ollama_tag}` or `lms get {self.lmstudio_id}`"
 
     def matches(self, model_id: str) -> bool:
@@ -42,15 +52,16 @@ def _pattern(size: str) -> re.Pattern[str]:
     return re.compile(rf"gemma-?4[^a-z0-9]*{size}(?![0-9])")
 
 
-FAMILY: tuple[Member, ...] = (
-    Member("gemma4-e2b", _pattern("e2b"), _ALL, 131072, "gemma4:e2b", "google/gemma-4-e2b"),
-    Member("gemma4-e4b", _pattern("e4b"), _ALL, 131072, "gemma4:e4b", "google/gemma-4-e4b"),
-    Member(
-        "gemma4-26b-a4b", _pattern("26b"), _SEEING, 262144, "gemma4:26b", "google/gemma-4-26b-a4b"
-    ),
-    Member("gemma4-31b", _pattern("31b"), _SEEING, 262144, "gemma4:31b", "google/gemma-4-31b"),
+E2B = Member("gemma4-e2b", _pattern("e2b"), _ALL, 131072, "gemma4:e2b", "google/gemma-4-e2b")
+E4B = Member("gemma4-e4b", _pattern("e4b"), _ALL, 131072, "gemma4:e4b", "google/gemma-4-e4b")
+A26B = Member(
+    "gemma4-26b-a4b", _pattern("26b"), _SEEING, 262144, "gemma4:26b", "google/gemma-4-26b-a4b"
 )
+D31B = Member("gemma4-31b", _pattern("31b"), _SEEING, 262144, "gemma4:31b", "google/gemma-4-31b")
+FAMILY: tuple[Member, ...] = (E2B, E4B, A26B, D31B)
 BY_ALIAS = {m.alias: m for m in FAMILY}
+EDGE = (E4B.alias, E2B.alias)  # the only members that hear
+LONG = (A26B.alias, D31B.alias)  # the 256K windows
 
 
 def member_of(model_id: str) -> Member | None:
@@ -62,3 +73,58 @@ def member_of(model_id: str) -> Member | None:
     True
     """
     return next((m for m in FAMILY if m.matches(model_id)), None)
+
+
+def can_take(inputs: frozenset[Modality], needed: frozenset[Modality]) -> bool:
+    """Video reaches models as stills, so a model that sees images can take video."""
+    if Modality.VIDEO in needed and Modality.IMAGE in inputs:
+        needed = needed - {Modality.VIDEO}
+    return needed <= inputs
+
+
+class Catalogue:
+    """The family plus config `[[models]]` entries; turns backend listings into profiles."""
+
+    def __init__(self, entries: Sequence[ModelEntry] = ()) -> None:
+        self.entries = list(entries)
+        custom = {
+            e.member: Member(
+                e.member,
+                _glob(e.match),
+                frozenset(map(Modality, e.modalities or ())),
+                e.context or UNKNOWN_CONTEXT,
+            )  # fmt: skip
+            for e in self.entries
+            if e.member not in BY_ALIAS
+        }
+        self.members: dict[str, Member] = {**BY_ALIAS, **custom}
+
+    def resolve(self, info: ModelInfo) -> ModelInfo:
+        """A backend's listing completed with member, inputs and context."""
+        entry = next((e for e in self.entries if _glob(e.match).search(info.id.lower())), None)
+        member = self.members[entry.member] if entry else member_of(info.id)
+        inputs = (
+            frozenset(map(Modality, entry.modalities))
+            if entry and entry.modalities is not None
+            else info.inputs
+            if info.inputs is not None
+            else member.inputs
+            if member
+            else frozenset({Modality.TEXT})
+        )
+        context = (
+            (entry.context if entry else None)
+            or info.context
+            or (member.context if member else UNKNOWN_CONTEXT)
+        )
+        return replace(
+            info, member=member.alias if member else None, inputs=inputs, context=context
+        )
+
+    def member(self, name: str) -> Member | None:
+        return self.members.get(name.lower())
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A case-insensitive glob anchored at both ends (`gemma4:*`, `*my-finetune*`)."""
+    return re.compile(fnmatch.translate(pattern.lower()))

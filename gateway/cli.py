@@ -1,4 +1,4 @@
-"""`gateway` command line: up, down, status, models.
+"""`gateway` command line: up, down, status, models, route.
 
 Exit codes: 0 success (for `status`: ready); 1 failure (for `status`: running but not ready);
 2 bad usage or configuration; 3 `status` found no running gateway.
@@ -8,20 +8,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from gateway import __version__
 from gateway.backends import build_backend
-from gateway.catalogue import member_of
+from gateway.catalogue import Catalogue
+from gateway.chat import decode_and_inspect
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
+from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
-from gateway.inventory import Keeper
+from gateway.errors import GatewayError
+from gateway.inspect import Inspection
+from gateway.inventory import Inventory, Keeper
+from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
+from gateway.types import ModelInfo
+from preprocess.errors import InvalidMedia
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--detach", action="store_true", help="run in the background")
     up.add_argument("--embedded", action="store_true", help="also start the embedded engine")
     up.set_defaults(run=cmd_up)
+    dry = sub.add_parser("route", help="print the routing decision for a request, no forwarding")
+    dry.add_argument("file", help="a chat request JSON file, or - for stdin")
+    dry.add_argument("--model", help="as the X-Gateway-Model header")
+    dry.add_argument("--backend", help="as the X-Gateway-Backend header")
+    dry.add_argument("--prefer", help="as the X-Gateway-Prefer header: speed|balanced|quality")
+    dry.set_defaults(run=cmd_route)
     for name, run, text in (
         ("down", cmd_down, "stop a running gateway gracefully"),
         ("status", cmd_status, "is it running, backends' health, models found"),
@@ -109,12 +124,46 @@ def cmd_models(args: argparse.Namespace, config: GatewayConfig) -> int:
     rows = _models_from_gateway(running.url, config) if running else _models_direct(config)
     print(f"{'model':40} {'member':16} {'backend':10} {'inputs':24} {'context':>8} loaded")
     for r in rows:
-        member = member_of(r["id"])
         print(
-            f"{r['id']:40} {member.alias if member else '-':16} {r['backend']:10} "
+            f"{r['id']:40} {r['member'] or '-':16} {r['backend']:10} "
             f"{','.join(r['inputs']):24} {r['context'] or '-':>8} {'yes' if r['loaded'] else 'no'}"
         )
     return 0 if rows else 1
+
+
+def cmd_route(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """Dry run against the configured backends (asked directly): decision as JSON."""
+    raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        req = parse_chat_request(raw)
+        messages, inspection = decode_and_inspect(req, config)
+        snapshot = asyncio.run(_inventory(config))
+        wish = Wish(args.model or req.model, args.backend, args.prefer)
+        need = Need(inspection.modalities, inspection.estimate.total)
+        decision = route(need, wish, snapshot, config.routing, Catalogue(config.models))
+    except (GatewayError, InvalidMedia) as e:
+        print(json.dumps({"error": getattr(e, "message", str(e))}, indent=2))
+        return 1
+    print(json.dumps(explain(decision, inspection, snapshot), indent=2))
+    return 0
+
+
+def explain(decision: RouteDecision, inspection: Inspection, snapshot: Inventory) -> dict[str, Any]:
+    kinds = {b.name: b.kind for b in snapshot.backends}
+
+    def described(m: ModelInfo) -> dict[str, Any]:
+        ctx = num_ctx(m, decision.tokens) if kinds.get(m.backend) == "ollama" else None
+        return {"model": m.id, "backend": m.backend, "member": m.member, "num_ctx": ctx}
+
+    return {
+        **described(decision.model),
+        "reason": decision.reason,
+        "tokens_estimate": decision.tokens,
+        "estimate": dataclasses.asdict(inspection.estimate),
+        "modalities": sorted(inspection.modalities),
+        "preprocess": dataclasses.asdict(inspection.plan),
+        "candidates": [described(m) for m in decision.candidates],
+    }
 
 
 def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]]:
@@ -123,22 +172,25 @@ def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]
 
 
 def _models_direct(config: GatewayConfig) -> list[dict[str, Any]]:
-    async def take() -> list[dict[str, Any]]:
-        backends = [build_backend(b) for b in config.with_default_backends().backends]
-        try:
-            snapshot = await Keeper(backends, 60).refresh()
-        finally:
-            await asyncio.gather(*(b.close() for b in backends))
-        for b in snapshot.backends:
-            if not b.healthy:
-                print(f"# {b.name}: {b.detail}", file=sys.stderr)
-        return [
-            {"id": m.id, "backend": m.backend, "inputs": sorted(m.inputs),
-             "context": m.context, "loaded": m.loaded}
-            for m in snapshot.models()
-        ]  # fmt: skip
+    snapshot = asyncio.run(_inventory(config))
+    return [
+        {"id": m.id, "backend": m.backend, "member": m.member, "inputs": sorted(m.takes),
+         "context": m.context, "loaded": m.loaded}
+        for m in snapshot.models()
+    ]  # fmt: skip
 
-    return asyncio.run(take())
+
+async def _inventory(config: GatewayConfig) -> Inventory:
+    """One snapshot of the configured backends, taken directly (no gateway needed)."""
+    backends = [build_backend(b) for b in config.with_default_backends().backends]
+    try:
+        snapshot = await Keeper(backends, 60, Catalogue(config.models)).refresh()
+    finally:
+        await asyncio.gather(*(b.close() for b in backends))
+    for b in snapshot.backends:
+        if not b.healthy:
+            print(f"# {b.name}: {b.detail}", file=sys.stderr)
+    return snapshot
 
 
 def _get_json(url: str, config: GatewayConfig) -> Any:

@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_BACKENDS = (
@@ -64,14 +71,51 @@ class BackendConfig(_Section):
         return url.rstrip("/")
 
 
+FAMILY_ALIASES = ("gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b")
+MODALITIES = Literal["text", "image", "audio", "video"]
+
+
 class RoutingConfig(_Section):
     default_model: str = "gemma4-26b-a4b"
+    long_context_tokens: int = Field(default=32768, ge=1)
+    output_reserve_tokens: int = Field(default=1024, ge=0)
+    preference: list[str] = Field(
+        default_factory=lambda: ["gemma4-26b-a4b", "gemma4-31b", "gemma4-e4b", "gemma4-e2b"]
+    )
+    image_tokens: int = Field(default=280, ge=1)
+
+
+class PreprocessConfig(_Section):
+    video_fps: float = Field(default=1, gt=0, le=30)
+    video_max_seconds: float = Field(default=60, gt=0)
+    audio_clip_seconds: float = Field(default=30, gt=0, le=30)
+    max_audio_seconds: float = Field(default=600, gt=0)
+
+
+class ModelEntry(_Section):
+    """A catalogue entry: backend ids matching `match` behave as `member`."""
+
+    match: str = Field(min_length=1)
+    member: str = Field(min_length=1)
+    modalities: list[MODALITIES] | None = None
+    context: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _new_members_say_what_they_are(self) -> ModelEntry:
+        if self.member not in FAMILY_ALIASES and (self.modalities is None or not self.context):
+            raise ValueError(
+                f"{self.member!r} is not a Gemma 4 member ({', '.join(FAMILY_ALIASES)}), "
+                "so `modalities` and `context` are required"
+            )
+        return self
 
 
 class GatewayConfig(_Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     backends: list[BackendConfig] = Field(default_factory=list)
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
+    models: list[ModelEntry] = Field(default_factory=list)
 
     @field_validator("backends")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.backends import Backend
+from gateway.catalogue import Catalogue
 from gateway.errors import GatewayError
 from gateway.types import ModelInfo
 
@@ -33,7 +34,8 @@ class BackendState:
 
 @dataclass(frozen=True, slots=True)
 class Inventory:
-    """One consistent view of all backends, in configuration order."""
+    """One consistent view of all backends, in configuration order, models resolved
+    against the catalogue (member, inputs and context always set)."""
 
     backends: tuple[BackendState, ...] = ()
     taken_at: float = field(default=0.0)
@@ -58,9 +60,12 @@ class Inventory:
 class Keeper:
     """Owns the backends' inventory snapshot and the task that refreshes it."""
 
-    def __init__(self, backends: Sequence[Backend], interval_s: float) -> None:
+    def __init__(
+        self, backends: Sequence[Backend], interval_s: float, catalogue: Catalogue
+    ) -> None:
         self.backends = list(backends)
         self.interval_s = interval_s
+        self.catalogue = catalogue
         self.snapshot = Inventory()
         self._refreshing: asyncio.Task[Inventory] | None = None
 
@@ -75,7 +80,7 @@ class Keeper:
         return self._refreshing
 
     async def _take(self) -> Inventory:
-        states = await asyncio.gather(*(_state(b) for b in self.backends))
+        states = await asyncio.gather(*(_state(b, self.catalogue) for b in self.backends))
         self.snapshot = Inventory(tuple(states), time.monotonic())
         return self.snapshot
 
@@ -93,7 +98,7 @@ class Keeper:
             self._refreshing.cancel()
 
 
-async def _state(backend: Backend) -> BackendState:
+async def _state(backend: Backend, catalogue: Catalogue) -> BackendState:
     try:
         async with asyncio.timeout(LIST_TIMEOUT_S):
             models = await backend.list_models()
@@ -102,4 +107,5 @@ async def _state(backend: Backend) -> BackendState:
     except TimeoutError:
         detail = f"listing models took over {LIST_TIMEOUT_S:g}s"
         return BackendState(backend.name, backend.kind, backend.url, False, detail)
-    return BackendState(backend.name, backend.kind, backend.url, True, "", tuple(models))
+    profiles = tuple(catalogue.resolve(m) for m in models)
+    return BackendState(backend.name, backend.kind, backend.url, True, "", profiles)

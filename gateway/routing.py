@@ -1,51 +1,166 @@
 """Which model on which backend serves a request: a pure function of its inputs.
 
 `route()` reads only its arguments (no I/O, no logging, no clock), so every decision can be
-replayed in a table-driven test and printed by `gateway route` exactly as the server makes it.
+replayed in a table-driven test and printed by `gateway route` exactly as the server makes
+it. The policy, in order:
+
+1. an override (header `X-Gateway-Model`, else a body `model` other than `auto`) is obeyed,
+   or refused with a 400 if that model lacks a needed modality or window: never swapped;
+2. audio -> E4B, else E2B (the only members that hear);
+3. an estimate over `long_context_tokens` (always over 128K) -> 26B A4B, else 31B;
+4. `X-Gateway-Prefer: speed` -> E4B/E2B, `quality` -> 31B, otherwise `default_model`.
+
+Each rule names preferred members; every other capable model whose window holds the
+estimate follows as a fallback, in `preference` order, non-family models last. Within a
+member, a model already loaded comes first (no swap), then the least busy backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from gateway.catalogue import AUTO_ALIASES, BY_ALIAS, Member
+from gateway.catalogue import AUTO_ALIASES, BY_ALIAS, EDGE, FAMILY, LONG, Catalogue, can_take
 from gateway.config import RoutingConfig
 from gateway.errors import InvalidRequest, ModelNotFound, NoRoute
 from gateway.inventory import Inventory
-from gateway.types import ModelInfo
+from gateway.types import Modality, ModelInfo
+
+ALWAYS_LONG = 131072  # beyond the edge models' 128K window, only 26B A4B / 31B can serve
+NUM_CTX_LADDER = (8192, 16384, 32768, 65536, 131072, 262144)
+PREFERENCES = ("speed", "balanced", "quality")
 
 
 @dataclass(frozen=True, slots=True)
 class Wish:
-    """What the client asked for: a model name (header wins over body) and a backend pin."""
+    """What the client asked for: model (header wins over body), backend pin, preference."""
 
     model: str | None = None
     backend: str | None = None
+    prefer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """What the request needs from a model: its modalities and its token estimate."""
+
+    modalities: frozenset[Modality] = frozenset({Modality.TEXT})
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
-    """The chosen model, why, and the ordered candidates to fail over to."""
+    """The chosen model, why, the estimate it used, and the ordered candidates."""
 
     model: ModelInfo
     reason: str
-    candidates: tuple[ModelInfo, ...]
+    tokens: int
+    candidates: tuple[ModelInfo, ...] = field(default=())
 
     @property
     def backend(self) -> str:
         return self.model.backend
 
 
-def route(wish: Wish, inventory: Inventory, policy: RoutingConfig) -> RouteDecision:
+class ContextTooLong(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+def route(
+    need: Need,
+    wish: Wish,
+    inventory: Inventory,
+    policy: RoutingConfig,
+    catalogue: Catalogue,
+    busy: Mapping[str, int] | None = None,
+) -> RouteDecision:
     """Pick the model for a request, or raise the error the client should see."""
+    if wish.prefer is not None and wish.prefer not in PREFERENCES:
+        raise InvalidRequest(
+            f"X-Gateway-Prefer must be one of {', '.join(PREFERENCES)}, not {wish.prefer!r}",
+            param="X-Gateway-Prefer",
+        )
     models = _pinned(inventory, wish.backend)
+    busy = busy or {}
     name = (wish.model or "").strip()
-    if name.lower() in AUTO_ALIASES:
-        return _default(models, inventory, policy)
-    found = _resolve(name, models)
+    if name.lower() not in AUTO_ALIASES:
+        return _override(name, need, models, inventory, wish.backend, catalogue, busy)
+    preferred, reason = _rule(need, wish, policy)
+    capable = [m for m in models if can_take(m.takes, need.modalities)]
+    if not capable:
+        raise _nothing_capable(need, inventory, preferred)
+    fitting = _fitting(capable, need)
+    order = [*preferred, *(p for p in policy.preference if p not in preferred)]
+    ranked = sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, busy)))
+    return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked))
+
+
+def _rule(need: Need, wish: Wish, policy: RoutingConfig) -> tuple[list[str], str]:
+    if Modality.AUDIO in need.modalities:
+        return list(EDGE), "audio"
+    if need.tokens > min(policy.long_context_tokens, ALWAYS_LONG):
+        return list(LONG), "long-context"
+    if wish.prefer == "speed":
+        return list(EDGE), "prefer-speed"
+    if wish.prefer == "quality":
+        return [BY_ALIAS["gemma4-31b"].alias], "prefer-quality"
+    return [policy.default_model], "default"
+
+
+def _override(
+    name: str,
+    need: Need,
+    models: list[ModelInfo],
+    inventory: Inventory,
+    backend: str | None,
+    catalogue: Catalogue,
+    busy: Mapping[str, int],
+) -> RouteDecision:
+    found = _named(name, models)
     if not found:
-        raise _missing(name, inventory, wish.backend)
-    return _decision(found, "override")
+        raise _missing(name, inventory, backend, catalogue)
+    capable = [m for m in found if can_take(m.takes, need.modalities)]
+    if not capable:
+        lacking = sorted(need.modalities - found[0].takes - _video_as_stills(found[0]))
+        able = sorted({m.id for m in inventory.models() if can_take(m.takes, need.modalities)})
+        raise InvalidRequest(
+            f"{name} cannot take {' and '.join(lacking)} input; models that can: "
+            f"{', '.join(able) or 'none on the healthy backends'}. Remove the "
+            f"{'/'.join(lacking)} parts or choose another model.",
+            param="model",
+            code="unsupported_modality",
+        )
+    ranked = sorted(_fitting(capable, need), key=lambda m: _tiebreak(m, busy))
+    return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked))
+
+
+def _video_as_stills(model: ModelInfo) -> frozenset[Modality]:
+    return frozenset({Modality.VIDEO}) if Modality.IMAGE in model.takes else frozenset()
+
+
+def _fitting(capable: list[ModelInfo], need: Need) -> list[ModelInfo]:
+    fitting = [m for m in capable if m.window >= need.tokens]
+    if not fitting:
+        largest = max(m.window for m in capable)
+        raise ContextTooLong(
+            f"the request needs about {need.tokens} tokens (prompt, media and reserved "
+            f"output) but the largest window that can take it is {largest}; shorten the "
+            "conversation, send less media, or lower max_tokens",
+            param="messages",
+        )
+    return fitting
+
+
+def _rank(model: ModelInfo, order: Sequence[str]) -> int:
+    for i, name in enumerate(order):
+        if model.member == name or model.id == name:
+            return i
+    return len(order)  # capable, but nobody asked for it: last
+
+
+def _tiebreak(model: ModelInfo, busy: Mapping[str, int]) -> tuple[bool, int]:
+    # A loaded model answers without a load (seconds to minutes); then the idlest backend.
+    return (not model.loaded, busy.get(model.backend, 0))
 
 
 def _pinned(inventory: Inventory, backend: str | None) -> list[ModelInfo]:
@@ -62,34 +177,32 @@ def _pinned(inventory: Inventory, backend: str | None) -> list[ModelInfo]:
     return list(state.models)
 
 
-def _default(models: list[ModelInfo], inventory: Inventory, policy: RoutingConfig) -> RouteDecision:
-    if not models:
-        raise NoRoute(
-            "no backend has a model to serve this request: "
-            + inventory.why_not_ready()
+def _named(name: str, models: list[ModelInfo]) -> list[ModelInfo]:
+    """Models a name means: a member alias by member, anything else by exact id."""
+    key = name.lower()
+    return [m for m in models if m.id == name or (m.member is not None and m.member == key)]
+
+
+def _nothing_capable(need: Need, inventory: Inventory, preferred: list[str]) -> NoRoute:
+    if not inventory.models():
+        return NoRoute(
+            "no backend has a model to serve this request: " + inventory.why_not_ready()
             + ". Start Ollama or LM Studio with a Gemma 4 model (e.g. `ollama pull gemma4:e4b`),"
             " or run `gateway up --embedded`."
-        )
-    preferred = _resolve(policy.default_model, models)
-    return _decision(preferred or models, "default")
+        )  # fmt: skip
+    would = [m for m in FAMILY if can_take(m.inputs, need.modalities)]
+    would.sort(key=lambda m: m.alias not in preferred)
+    kinds = " and ".join(sorted(need.modalities))
+    return NoRoute(
+        f"no available model takes {kinds} input; "
+        + "; ".join(f"{m.alias}: {m.how_to_get}" for m in would)
+    )
 
 
-def _resolve(name: str, models: list[ModelInfo]) -> list[ModelInfo]:
-    """Models a name means: a family alias matches by pattern, anything else exactly."""
-    member = BY_ALIAS.get(name.lower())
-    if member is not None:
-        return [m for m in models if member.matches(m.id)]
-    return [m for m in models if m.id == name]
-
-
-def _decision(found: list[ModelInfo], reason: str) -> RouteDecision:
-    # A loaded model answers without a load (seconds to minutes); otherwise config order.
-    ordered = sorted(found, key=lambda m: not m.loaded)
-    return RouteDecision(ordered[0], reason, tuple(ordered))
-
-
-def _missing(name: str, inventory: Inventory, backend: str | None) -> Exception:
-    member: Member | None = BY_ALIAS.get(name.lower())
+def _missing(
+    name: str, inventory: Inventory, backend: str | None, catalogue: Catalogue
+) -> NoRoute | ModelNotFound:
+    member = catalogue.member(name)
     where = f"on backend {backend!r}" if backend else "on any healthy backend"
     if member is not None:
         return NoRoute(f"no {member.alias} model {where}; get one with {member.how_to_get}")
@@ -104,3 +217,19 @@ def _missing(name: str, inventory: Inventory, backend: str | None) -> Exception:
         f"gemma4-26b-a4b, gemma4-31b) or one of: {listing}",
         param="model",
     )
+
+
+def num_ctx(model: ModelInfo, tokens: int) -> int:
+    """Ollama's context for this request: keep the loaded one when it is large enough
+    (another value makes Ollama reload the model), else the smallest ladder step that holds
+    the estimate; never above the model's window.
+
+    >>> num_ctx(ModelInfo("m", "b", context=131072), 20000)
+    32768
+    >>> num_ctx(ModelInfo("m", "b", context=131072, loaded=True, loaded_context=65536), 20000)
+    65536
+    """
+    if model.loaded and model.loaded_context and model.loaded_context >= tokens:
+        return model.loaded_context
+    step = next((s for s in NUM_CTX_LADDER if s >= tokens), NUM_CTX_LADDER[-1])
+    return min(step, model.window) if model.window else step

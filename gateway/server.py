@@ -1,8 +1,7 @@
 """The HTTP edge: app factory, middleware, and the chat/models/health handlers.
 
-Flow of a chat request: parse (`edge`) -> route (`routing`, pure, on the inventory
-snapshot) -> decode media (`preprocess`, off the event loop) -> backend adapter -> JSON or
-SSE (`sse`). Every failure is a `GatewayError` rendered once by `error_middleware`.
+The chat pipeline itself is in `chat`. Every failure is a `GatewayError` (or a
+`preprocess.InvalidMedia`) rendered once, in OpenAI's shape, by `error_middleware`.
 """
 
 from __future__ import annotations
@@ -19,37 +18,23 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import __version__
-from gateway.backends import Backend, build_backend
-from gateway.catalogue import FAMILY
+from gateway.backends import build_backend
+from gateway.catalogue import Catalogue
+from gateway.chat import chat_completions
 from gateway.config import GatewayConfig
-from gateway.edge import parse_chat_request
 from gateway.embedded import embedded_engine
 from gateway.errors import (
-    BackendUnavailable,
     GatewayError,
     InvalidRequest,
-    ModelNotFound,
-    NoRoute,
     PayloadTooLarge,
     Unauthorized,
 )
 from gateway.inventory import Inventory, Keeper
-from gateway.routing import RouteDecision, Wish, route
-from gateway.sse import stream_response
-from gateway.types import BackendRequest, ChatMessage, ChatRequest
+from gateway.state import BACKENDS, CONFIG, KEEPER, REQUEST_ID
 from preprocess.errors import InvalidMedia
-from preprocess.parts import expand_messages
 
 log = logging.getLogger("gateway")
 
-CONFIG = web.AppKey("config", GatewayConfig)
-KEEPER = web.AppKey("keeper", Keeper)
-BACKENDS = web.AppKey("backends", dict[str, Backend])
-REQUEST_ID = web.RequestKey("request_id", str)
-# Bodies above this are decoded in a worker thread: base64 of a few MB takes milliseconds.
-INLINE_DECODE_BYTES = 256 * 1024
-# A refresh on a miss is skipped when the snapshot is this fresh (seconds).
-MISS_REFRESH_AFTER_S = 1.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,7 +75,8 @@ async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the backends, take a first inventory before serving, refresh it in background."""
     config = app[CONFIG]
     backends = {b.name: build_backend(b) for b in config.backends}
-    keeper = Keeper(list(backends.values()), config.server.refresh_seconds)
+    catalogue = Catalogue(config.models)
+    keeper = Keeper(list(backends.values()), config.server.refresh_seconds, catalogue)
     app[BACKENDS], app[KEEPER] = backends, keeper
     await keeper.refresh()
     task = asyncio.create_task(keeper.run())
@@ -110,6 +96,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = await handler(request)
     except GatewayError as e:
         response = _error_response(e)
+    except InvalidMedia as e:
+        response = _error_response(InvalidRequest(e.message, param=e.param))
     except web.HTTPException as e:
         response = _error_response(_http_error(e, request.app[CONFIG].server.max_body_mb))
     except Exception:
@@ -162,67 +150,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body = await request.read()
-    req = parse_chat_request(body)
-    wish = Wish(
-        model=request.headers.get("X-Gateway-Model") or req.model,
-        backend=request.headers.get("X-Gateway-Backend"),
-    )
-    decision = await decide(request.app, wish)
-    messages = await decode_media(req, request.app[CONFIG], len(body))
-    backend = request.app[BACKENDS][decision.backend]
-    breq = BackendRequest(decision.model.id, messages, req.sampling(), req.include_usage)
-    headers = {
-        "X-Gateway-Model": decision.model.id,
-        "X-Gateway-Backend": decision.backend,
-        "X-Gateway-Route": decision.reason,
-        "X-Request-Id": request[REQUEST_ID],
-    }
-    log.info(
-        "route %s -> %s on %s (%s)",
-        wish.model,
-        decision.model.id,
-        decision.backend,
-        decision.reason,
-    )
-    try:
-        async with backend.limiter.slot():
-            if req.stream:
-                return await stream_response(request, backend.stream(breq), headers)
-            completion = await backend.chat(breq)
-    except BackendUnavailable:
-        request.app[KEEPER].refresh_soon()
-        raise
-    return web.json_response(completion, headers=headers)
-
-
-async def decide(app: web.Application, wish: Wish) -> RouteDecision:
-    """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
-    keeper, policy = app[KEEPER], app[CONFIG].routing
-    try:
-        return route(wish, keeper.snapshot, policy)
-    except (ModelNotFound, NoRoute):
-        if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
-            raise
-    return route(wish, await keeper.refresh(), policy)
-
-
-async def decode_media(req: ChatRequest, config: GatewayConfig, size: int) -> list[ChatMessage]:
-    limit = int(config.server.max_body_mb * 2**20)
-    try:
-        if size < INLINE_DECODE_BYTES:
-            return expand_messages(req, limit)
-        return await asyncio.to_thread(expand_messages, req, limit)
-    except InvalidMedia as e:
-        raise InvalidRequest(e.message, param=e.param) from None
-
-
 async def list_models(request: web.Request) -> web.Response:
     """OpenAI model list: `auto`, the family aliases present, then every concrete model."""
-    snapshot = request.app[KEEPER].snapshot
-    models = snapshot.models()
-    aliases = ["auto"] + [m.alias for m in FAMILY if any(m.matches(x.id) for x in models)]
+    keeper = request.app[KEEPER]
+    models = keeper.snapshot.models()
+    present = {m.member for m in models}
+    aliases = ["auto"] + [a for a in keeper.catalogue.members if a in present]
     data = [{"id": a, "object": "model", "created": 0, "owned_by": "gateway"} for a in aliases]
     data += [
         {
@@ -232,7 +165,8 @@ async def list_models(request: web.Request) -> web.Response:
             "owned_by": m.backend,
             "gateway": {
                 "backend": m.backend,
-                "inputs": sorted(m.inputs),
+                "member": m.member,
+                "inputs": sorted(m.takes),
                 "context": m.context,
                 "loaded": m.loaded,
             },

@@ -128,7 +128,13 @@ class Audio:
     format: str
 
 
-Part = Text | Image | Audio
+@dataclass(frozen=True, slots=True)
+class Video:
+    data: bytes
+    mime: str
+
+
+Part = Text | Image | Audio | Video
 
 
 @dataclass(slots=True)
@@ -157,14 +163,27 @@ class BackendRequest:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """A model as a backend lists it; capabilities are data, not code paths."""
+    """A model on a backend; capabilities are data, not code paths.
+
+    Backends fill what they know (`inputs`/`context` None when they do not say);
+    `Catalogue.resolve` completes them and sets `member`, so routing sees no None there.
+    """
 
     id: str
     backend: str
-    inputs: frozenset[Modality] = frozenset({Modality.TEXT})
+    inputs: frozenset[Modality] | None = None
     context: int | None = None
     loaded: bool = False
     loaded_context: int | None = None
+    member: str | None = None
+
+    @property
+    def window(self) -> int:
+        return self.context or 0
+
+    @property
+    def takes(self) -> frozenset[Modality]:
+        return self.inputs or frozenset({Modality.TEXT})
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from gateway.types import (
     Part,
     Text,
     TextPart,
+    Video,
     VideoPart,
 )
 from gateway.types import Image as ImageData
@@ -48,8 +49,6 @@ def _part(part: TextPart | ImagePart | AudioPart | VideoPart, param: str, max_by
         return Audio(
             decode_base64(part.input_audio.data, "audio", param, max_bytes), part.input_audio.format
         )
-    raise InvalidMedia(
-        "video input is not supported by this gateway version yet; send still frames as "
-        "image_url parts instead",
-        param + ".video_url",
-    )
+    param += ".video_url.url"
+    mime, data = decode_data_url(part.video_url.url, "video", param, max_bytes)
+    return Video(data, mime)

@@ -139,7 +139,7 @@ class OpenAICompatBackend(BackendBase):
                 id=m["id"],
                 backend=self.name,
                 context=(m.get("meta") or {}).get("n_ctx_train"),  # llama.cpp's llama-server
-            )
+            )  # inputs unknown: the catalogue decides
             for m in body.get("data", [])
         ]
 

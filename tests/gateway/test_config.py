@@ -28,8 +28,20 @@ def test_example_config_loads_and_matches_the_defaults() -> None:
 
 
 def test_example_config_shows_every_key() -> None:
-    raw = tomllib.loads(EXAMPLE.read_text())
-    assert set(raw) == set(GatewayConfig.model_fields)
+    text = EXAMPLE.read_text()
+    raw = tomllib.loads(text)
+    assert set(raw) | {"models"} == set(GatewayConfig.model_fields)
+    assert set(raw["preprocess"]) == set(
+        GatewayConfig.model_fields["preprocess"].annotation.model_fields
+    )
+    commented = tomllib.loads(
+        "\n".join(
+            line.removeprefix("# ") for line in text.split("[[models]]")[1].splitlines()
+        ).join(["[[models]]", ""])
+    )  # the commented example entry is valid and complete
+    from gateway.config import ModelEntry
+
+    assert set(commented["models"][0]) == set(ModelEntry.model_fields)
     assert set(raw["server"]) == set(GatewayConfig.model_fields["server"].annotation.model_fields)
     assert set(raw["routing"]) == set(GatewayConfig.model_fields["routing"].annotation.model_fields)
     from gateway.config import BackendConfig
@@ -69,6 +81,8 @@ def test_env_overrides_every_section_and_backends(tmp_path: Path) -> None:
         "GATEWAY_SERVER_API_KEYS": '["k1", "k2"]',
         "GATEWAY_SERVER_LOG_LEVEL": "debug",
         "GATEWAY_ROUTING_DEFAULT_MODEL": "gemma4-31b",
+        "GATEWAY_ROUTING_PREFERENCE": '["gemma4-31b"]',
+        "GATEWAY_PREPROCESS_VIDEO_MAX_SECONDS": "30",
         "GATEWAY_BACKENDS_GPU_1_URL": "http://b:2/",
         "GATEWAY_BACKENDS_GPU_1_MAX_CONCURRENCY": "8",
         "GATEWAY_INTERFACE": "CGI/1.1",  # someone else's variable: ignored
@@ -78,6 +92,8 @@ def test_env_overrides_every_section_and_backends(tmp_path: Path) -> None:
     assert config.server.api_keys == ["k1", "k2"]
     assert config.server.log_level == "debug"
     assert config.routing.default_model == "gemma4-31b"
+    assert config.routing.preference == ["gemma4-31b"]
+    assert config.preprocess.video_max_seconds == 30
     assert config.backends[0].url == "http://b:2"
     assert config.backends[0].max_concurrency == 8
 
@@ -102,6 +118,15 @@ def test_env_overrides_every_section_and_backends(tmp_path: Path) -> None:
         ),
         ("", {"GATEWAY_BACKENDS_NOPE_URL": "http://a"}, "GATEWAY_BACKENDS_NOPE_URL"),
         ("[routing]\ndefault = 'x'\n", {}, "'routing.default'"),
+        ("[routing]\nlong_context_tokens = 0\n", {}, "'routing.long_context_tokens'"),
+        ("[preprocess]\naudio_clip_seconds = 45\n", {}, "'preprocess.audio_clip_seconds'"),
+        ("", {"GATEWAY_PREPROCESS_VIDEO_FPS": "0"}, "'preprocess.video_fps'"),
+        ('[[models]]\nmatch = "q*"\nmember = "qwen"\n', {}, "'models.0'"),
+        (
+            '[[models]]\nmatch = "q*"\nmember = "gemma4-e4b"\nmodalities = ["smell"]\n',
+            {},
+            "'models.0.modalities.0'",
+        ),
     ],
 )
 def test_bad_key_or_value_fails_naming_it(

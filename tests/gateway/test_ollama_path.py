@@ -9,7 +9,9 @@ import io
 import json
 from collections.abc import AsyncIterator
 
+import numpy as np
 import pytest
+import soundfile as sf
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from openai import APIStatusError, AsyncOpenAI
@@ -71,7 +73,7 @@ async def test_plain_chat(client: AsyncOpenAI, emu: OllamaEmulator) -> None:
     sent = emu.chats()[-1]
     assert sent["model"] == "gemma4:26b" and sent["stream"] is False
     assert sent["messages"] == [{"role": "user", "content": "why is the sky blue?"}]
-    assert sent["options"] == {"temperature": 0.2, "num_predict": 50, "seed": 7}
+    assert sent["options"] == {"temperature": 0.2, "num_predict": 50, "seed": 7, "num_ctx": 8192}
 
 
 async def test_streaming_chat_with_usage(client: AsyncOpenAI, emu: OllamaEmulator) -> None:
@@ -114,7 +116,9 @@ async def test_images_reach_ollama_as_raw_base64(client: AsyncOpenAI, emu: Ollam
 
 
 async def test_wav_audio_reaches_ollama_in_images(client: AsyncOpenAI, emu: OllamaEmulator) -> None:
-    wav = b"RIFF\x24\x00\x00\x00WAVEfmt "  # Ollama sniffs RIFF....WAVE
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(1600), 16000, format="WAV", subtype="PCM_16")  # 0.1 s of silence
+    wav = buf.getvalue()
     audio = {"data": base64.b64encode(wav).decode(), "format": "wav"}
     await client.chat.completions.create(
         model="gemma4:e4b",
@@ -267,7 +271,9 @@ async def test_models_lists_auto_aliases_and_concrete_models(gateway: TestServer
     ids = [m["id"] for m in listing["data"]]
     assert ids == ["auto", "gemma4-e4b", "gemma4-26b-a4b", "gemma4:e4b", "gemma4:26b"]
     e4b = listing["data"][3]["gateway"]
-    assert e4b == {"backend": "ollama", "inputs": ["audio", "image", "text"],
-                   "context": 131072, "loaded": False}  # fmt: skip
+    assert e4b == {
+        "backend": "ollama", "member": "gemma4-e4b", "inputs": ["audio", "image", "text"],
+        "context": 131072, "loaded": False,
+    }  # fmt: skip
     async with ClientSession() as s, s.get(gateway.make_url("/readyz")) as r:
         assert r.status == 200

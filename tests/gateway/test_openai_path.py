@@ -72,8 +72,9 @@ async def test_lmstudio_listing_gives_type_state_and_context(
     gateway = await make_gateway(backend("lms", "openai", emu.url))
     async with ClientSession() as s, s.get(gateway.make_url("/v1/models")) as r:
         data = {m["id"]: m for m in (await r.json())["data"]}
-    assert data[GEMMA]["gateway"] == {"backend": "lms", "inputs": ["image", "text"],
-                                      "context": 262144, "loaded": True}  # fmt: skip
+    assert data[GEMMA]["gateway"] == {"backend": "lms", "member": "gemma4-26b-a4b",
+                                      "inputs": ["image", "text"], "context": 262144,
+                                      "loaded": True}  # fmt: skip
     assert data["qwen2-7b"]["gateway"]["inputs"] == ["text"]
 
 
@@ -101,14 +102,20 @@ async def test_images_become_png_data_urls(emu: OpenAIEmulator, make_gateway: Ma
     assert emu.chats()[-1]["messages"][0]["content"] == parts
 
 
-@pytest.mark.parametrize(
-    ("model", "status", "says"),
-    [
-        ("qwen2-7b", 400, "Model does not support images"),  # the backend's 400, relayed
-    ],
-)
-async def test_backend_errors_of_both_shapes(
-    emu: OpenAIEmulator, make_gateway: MakeGateway, model: str, status: int, says: str
+async def test_backend_4xx_of_both_shapes_is_relayed(
+    emu: OpenAIEmulator, make_gateway: MakeGateway
+) -> None:
+    says = "'response_format.type' must be 'json_schema'"  # a recorded LM Studio error
+    error = emu.error(400, says)
+    emu.status_override = (400, json.loads(error.text or "{}"))
+    async with await start(emu, make_gateway) as client:
+        with pytest.raises(APIStatusError) as err:
+            await client.chat.completions.create(model=GEMMA, messages=USER)  # type: ignore[arg-type]
+    assert err.value.status_code == 400 and says in err.value.message
+
+
+async def test_a_text_only_model_is_never_sent_an_image(
+    emu: OpenAIEmulator, make_gateway: MakeGateway
 ) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (4, 4)).save(buf, "PNG")
@@ -116,12 +123,13 @@ async def test_backend_errors_of_both_shapes(
     async with await start(emu, make_gateway) as client:
         with pytest.raises(APIStatusError) as err:
             await client.chat.completions.create(
-                model=model,
+                model="qwen2-7b",  # LM Studio lists it as type "llm": text only
                 messages=[
                     {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
                 ],  # type: ignore[list-item]
             )
-    assert err.value.status_code == status and says in err.value.message
+    assert err.value.status_code == 400 and "cannot take image" in err.value.message
+    assert emu.chats() == []
 
 
 async def test_mid_stream_error_of_both_shapes(

@@ -1,92 +1,295 @@
-"""route() is pure: table-driven cases over inventories and wishes, asserting the reason."""
+"""route() is pure: table-driven cases over inventories x requests, asserting model and reason;
+then property tests (hypothesis) for the promises users rely on."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway.config import RoutingConfig
+from gateway.catalogue import Catalogue
+from gateway.config import ModelEntry, RoutingConfig
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, NoRoute
 from gateway.inventory import BackendState, Inventory
-from gateway.routing import Wish, route
-from gateway.types import ModelInfo
+from gateway.routing import ContextTooLong, Need, Wish, num_ctx, route
+from gateway.types import Modality, ModelInfo
+
+T, IMG, A, V = Modality.TEXT, Modality.IMAGE, Modality.AUDIO, Modality.VIDEO
+CAT = Catalogue()
+POLICY = RoutingConfig()
+VLM = frozenset({T, IMG})  # what LM Studio reports for a vision model (it never says audio)
 
 
-def models(backend: str, *ids: str, loaded: tuple[str, ...] = ()) -> tuple[ModelInfo, ...]:
-    return tuple(ModelInfo(i, backend, loaded=i in loaded) for i in ids)
+def state(
+    name: str, *models: ModelInfo, healthy: bool = True, kind: str = "ollama"
+) -> BackendState:
+    resolved = tuple(CAT.resolve(ModelInfo(**{**_fields(m), "backend": name})) for m in models)
+    return BackendState(
+        name, kind, f"http://{name}", healthy, "" if healthy else "refused", resolved
+    )
 
 
-def inventory(*states: BackendState) -> Inventory:
+def _fields(m: ModelInfo) -> dict[str, object]:
+    return {f: getattr(m, f) for f in m.__slots__}  # type: ignore[attr-defined]
+
+
+def m(model_id: str, **kw: object) -> ModelInfo:
+    return ModelInfo(model_id, "", **kw)  # type: ignore[arg-type]
+
+
+def inv(*states: BackendState) -> Inventory:
     return Inventory(states, taken_at=1.0)
 
 
-OLLAMA = BackendState(
-    "ollama", "ollama", "http://o", True, "", models("ollama", "gemma4:e4b", "gemma4:26b")
-)
-LMS_26B = "google/gemma-4-26b-a4b"
-LMS = BackendState(
-    "lmstudio", "openai", "http://l", True, "",
-    models("lmstudio", LMS_26B, "google/gemma-4-31b", loaded=(LMS_26B,)),
+OLLAMA_FULL = state("ollama", m("gemma4:e2b"), m("gemma4:e4b"), m("gemma4:26b"), m("gemma4:31b"))
+FULL = inv(OLLAMA_FULL)
+EDGE = inv(state("ollama", m("gemma4:e2b"), m("gemma4:e4b")))
+E2B_ONLY = inv(state("ollama", m("gemma4:e2b")))
+ONLY_26B = inv(state("lms", m("google/gemma-4-26b-a4b", inputs=VLM), kind="openai"))
+SPLIT = inv(
+    state("ollama", m("gemma4:e4b"), m("gemma4:e2b")),
+    state("lms", m("google/gemma-4-26b-a4b", inputs=VLM), m("google/gemma-4-31b", inputs=VLM),
+          kind="openai"),
 )  # fmt: skip
-DOWN = BackendState("ollama", "ollama", "http://o", False, "connection refused")
-EMBEDDED = BackendState(
-    "embedded", "openai", "http://e", True, "", models("embedded", "gemma-3-270m")
+ONE_DOWN = inv(
+    state("ollama", healthy=False),
+    state("lms", m("google/gemma-4-26b-a4b", inputs=VLM), m("google/gemma-4-31b", inputs=VLM),
+          kind="openai"),
+)  # fmt: skip
+LOADED = inv(
+    OLLAMA_FULL,
+    state("lms", m("google/gemma-4-26b-a4b", inputs=VLM, loaded=True, loaded_context=8192),
+          m("google/gemma-4-e4b", inputs=VLM, loaded=True), kind="openai"),
+)  # fmt: skip
+# LM Studio has E4B but cannot pass it audio; Ollama's E2B hears.
+LMS_E4B_OLLAMA_E2B = inv(
+    state("lms", m("google/gemma-4-e4b", inputs=VLM), kind="openai"),
+    state("ollama", m("gemma4:e2b")),
 )
-POLICY = RoutingConfig()
+EMBEDDED = inv(state("embedded", m("gemma-3-270m"), kind="openai"))
+FULL_AND_EMBEDDED = inv(OLLAMA_FULL, state("embedded", m("gemma-3-270m"), kind="openai"))
+
+TEXT = Need(frozenset({T}), 500)
+LONG = Need(frozenset({T}), 50_000)
+HUGE = Need(frozenset({T}), 200_000)  # over the edge models' 128K
+IMAGE = Need(frozenset({T, IMG}), 1_800)
+AUDIO = Need(frozenset({T, A}), 2_000)
+AUDIO_ONLY = Need(frozenset({A}), 1_000)
+VIDEO = Need(frozenset({T, V}), 17_000)
+MIXED = Need(frozenset({T, IMG, A}), 3_000)
+LONG_VIDEO = Need(frozenset({T, V}), 40_000)
+AUDIO_LONG = Need(frozenset({T, A}), 60_000)  # long, but only the edge models can hear
 
 CASES = [
-    # (name, inventory, wish, model, backend, reason)
-    ("auto picks the default member", inventory(OLLAMA), Wish(), "gemma4:26b", "ollama", "default"),
-    ("'gemma4' means auto", inventory(OLLAMA), Wish("gemma4"), "gemma4:26b", "ollama", "default"),
-    ("auto prefers a loaded copy", inventory(OLLAMA, LMS), Wish("auto"),
-     "google/gemma-4-26b-a4b", "lmstudio", "default"),
-    ("auto without the default member takes the first model", inventory(EMBEDDED), Wish(),
-     "gemma-3-270m", "embedded", "default"),
-    ("auto skips a backend that is down", inventory(DOWN, EMBEDDED), Wish(),
-     "gemma-3-270m", "embedded", "default"),
-    ("an alias names a member", inventory(OLLAMA, LMS), Wish("gemma4-31b"),
-     "google/gemma-4-31b", "lmstudio", "override"),
-    ("an exact id", inventory(OLLAMA, LMS), Wish("gemma4:e4b"), "gemma4:e4b", "ollama", "override"),
-    ("a pinned backend", inventory(OLLAMA, LMS), Wish("gemma4-26b-a4b", "ollama"),
-     "gemma4:26b", "ollama", "override"),
-    ("auto on a pinned backend", inventory(OLLAMA, EMBEDDED), Wish(None, "embedded"),
-     "gemma-3-270m", "embedded", "default"),
+    # (case, inventory, need, wish, model, reason)
+    ("text -> default member", FULL, TEXT, Wish(), "gemma4:26b", "default"),
+    ("'gemma4' is auto", FULL, TEXT, Wish("gemma4"), "gemma4:26b", "default"),
+    ("image -> default member", FULL, IMAGE, Wish(), "gemma4:26b", "default"),
+    ("video -> default member (stills)", FULL, VIDEO, Wish(), "gemma4:26b", "default"),
+    ("audio -> E4B", FULL, AUDIO, Wish(), "gemma4:e4b", "audio"),
+    ("audio only -> E4B", FULL, AUDIO_ONLY, Wish(), "gemma4:e4b", "audio"),
+    ("audio + image -> E4B", FULL, MIXED, Wish(), "gemma4:e4b", "audio"),
+    ("audio beats prefer quality", FULL, AUDIO, Wish(prefer="quality"), "gemma4:e4b", "audio"),
+    ("audio, long -> still E4B", FULL, AUDIO_LONG, Wish(), "gemma4:e4b", "audio"),
+    ("long -> 26B", FULL, LONG, Wish(), "gemma4:26b", "long-context"),
+    ("huge -> 26B", FULL, HUGE, Wish(), "gemma4:26b", "long-context"),
+    ("long video -> 26B", FULL, LONG_VIDEO, Wish(), "gemma4:26b", "long-context"),
+    ("long beats prefer speed", FULL, LONG, Wish(prefer="speed"), "gemma4:26b", "long-context"),
+    ("prefer speed -> E4B", FULL, TEXT, Wish(prefer="speed"), "gemma4:e4b", "prefer-speed"),
+    ("prefer quality -> 31B", FULL, TEXT, Wish(prefer="quality"), "gemma4:31b", "prefer-quality"),
+    ("prefer balanced -> default", FULL, TEXT, Wish(prefer="balanced"), "gemma4:26b", "default"),
+    ("edge only: text -> E4B", EDGE, TEXT, Wish(), "gemma4:e4b", "default"),
+    ("edge only: long (fits 128K) -> E4B", EDGE, LONG, Wish(), "gemma4:e4b", "long-context"),
+    ("edge only: audio -> E4B", EDGE, AUDIO, Wish(), "gemma4:e4b", "audio"),
+    ("E2B only: audio -> E2B", E2B_ONLY, AUDIO, Wish(), "gemma4:e2b", "audio"),
+    ("E2B only: prefer quality -> E2B", E2B_ONLY, TEXT, Wish(prefer="quality"), "gemma4:e2b",
+     "prefer-quality"),
+    ("26B only: text", ONLY_26B, TEXT, Wish(), "google/gemma-4-26b-a4b", "default"),
+    ("26B only: image", ONLY_26B, IMAGE, Wish(), "google/gemma-4-26b-a4b", "default"),
+    ("26B only: huge", ONLY_26B, HUGE, Wish(), "google/gemma-4-26b-a4b", "long-context"),
+    ("26B only: prefer speed falls back", ONLY_26B, TEXT, Wish(prefer="speed"),
+     "google/gemma-4-26b-a4b", "prefer-speed"),
+    ("split: audio -> Ollama E4B", SPLIT, AUDIO, Wish(), "gemma4:e4b", "audio"),
+    ("split: text -> LM Studio 26B", SPLIT, TEXT, Wish(), "google/gemma-4-26b-a4b", "default"),
+    ("split: quality -> LM Studio 31B", SPLIT, TEXT, Wish(prefer="quality"),
+     "google/gemma-4-31b", "prefer-quality"),
+    ("split: speed -> Ollama E4B", SPLIT, TEXT, Wish(prefer="speed"), "gemma4:e4b",
+     "prefer-speed"),
+    ("split: pinned to ollama", SPLIT, TEXT, Wish(backend="ollama"), "gemma4:e4b", "default"),
+    ("one down: text on the other", ONE_DOWN, TEXT, Wish(), "google/gemma-4-26b-a4b", "default"),
+    ("one down: huge", ONE_DOWN, HUGE, Wish(), "google/gemma-4-26b-a4b", "long-context"),
+    ("loaded copy preferred", LOADED, TEXT, Wish(), "google/gemma-4-26b-a4b", "default"),
+    ("loaded copy preferred for an alias", LOADED, TEXT, Wish("gemma4-26b-a4b"),
+     "google/gemma-4-26b-a4b", "override"),
+    ("LM Studio E4B cannot hear: Ollama E2B", LMS_E4B_OLLAMA_E2B, AUDIO, Wish(), "gemma4:e2b",
+     "audio"),
+    ("non-family model when nothing else", EMBEDDED, TEXT, Wish(), "gemma-3-270m", "default"),
+    ("family before non-family", FULL_AND_EMBEDDED, TEXT, Wish(prefer="speed"), "gemma4:e4b",
+     "prefer-speed"),
+    ("override: alias", FULL, TEXT, Wish("gemma4-31b"), "gemma4:31b", "override"),
+    ("override: exact id", FULL, TEXT, Wish("gemma4:e2b"), "gemma4:e2b", "override"),
+    ("override: audio to an edge model", FULL, AUDIO, Wish("gemma4-e2b"), "gemma4:e2b",
+     "override"),
+    ("override: long to E4B within 128K", FULL, LONG, Wish("gemma4-e4b"), "gemma4:e4b",
+     "override"),
+    ("override: non-family id", FULL_AND_EMBEDDED, TEXT, Wish("gemma-3-270m"), "gemma-3-270m",
+     "override"),
+    ("override on a pinned backend", SPLIT, IMAGE, Wish("gemma4-26b-a4b", backend="lms"),
+     "google/gemma-4-26b-a4b", "override"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("inv", "wish", "model", "backend", "reason"),
+    ("inventory", "need", "wish", "model", "reason"),
     [c[1:] for c in CASES],
     ids=[c[0] for c in CASES],
 )
-def test_route(inv: Inventory, wish: Wish, model: str, backend: str, reason: str) -> None:
-    decision = route(wish, inv, POLICY)
-    assert (decision.model.id, decision.backend, decision.reason) == (model, backend, reason)
+def test_route(inventory: Inventory, need: Need, wish: Wish, model: str, reason: str) -> None:
+    decision = route(need, wish, inventory, POLICY, CAT)
+    assert (decision.model.id, decision.reason) == (model, reason)
     assert decision.candidates[0] == decision.model
-
-
-def test_default_model_is_configurable() -> None:
-    decision = route(Wish(), inventory(OLLAMA), RoutingConfig(default_model="gemma4:e4b"))
-    assert decision.model.id == "gemma4:e4b"
+    assert decision.tokens == need.tokens
 
 
 ERRORS = [
-    ("nothing healthy", inventory(DOWN), Wish(), NoRoute, "connection refused"),
-    ("no backends", inventory(), Wish(), NoRoute, "no backends configured"),
-    ("unknown exact id", inventory(OLLAMA), Wish("llama3"), ModelNotFound, "gemma4:e4b"),
-    ("missing member says how to get it", inventory(EMBEDDED), Wish("gemma4-e2b"), NoRoute,
-     "ollama pull gemma4:e2b"),
-    ("unknown pinned backend", inventory(OLLAMA), Wish(None, "gpu9"), InvalidRequest, "gpu9"),
-    ("pinned backend down", inventory(DOWN, EMBEDDED), Wish(None, "ollama"), NoRoute,
-     "unavailable"),
-    ("model not on the pinned backend", inventory(OLLAMA, LMS), Wish("gemma4-31b", "ollama"),
-     NoRoute, "on backend 'ollama'"),
+    # (case, inventory, need, wish, error, message fragment)
+    ("audio, no edge model: 503 says how", ONLY_26B, AUDIO, Wish(), NoRoute,
+     "ollama pull gemma4:e4b"),
+    ("audio to LM Studio's E4B only", inv(state("lms", m("google/gemma-4-e4b", inputs=VLM),
+     kind="openai")), AUDIO, Wish(), NoRoute, "gemma4-e4b"),
+    ("huge with edge only: context exceeded", EDGE, HUGE, Wish(), ContextTooLong, "131072"),
+    ("too long for anything", FULL, Need(frozenset({T}), 300_000), Wish(), ContextTooLong,
+     "262144"),
+    ("audio over 128K", FULL, Need(frozenset({T, A}), 140_000), Wish(), ContextTooLong,
+     "131072"),
+    ("override lacks audio: 400 names it", FULL, AUDIO, Wish("gemma4-26b-a4b"), InvalidRequest,
+     "cannot take audio"),
+    ("override lacks audio, names who can", FULL, AUDIO, Wish("gemma4:31b"), InvalidRequest,
+     "gemma4:e4b"),
+    ("override lacks image", EMBEDDED, IMAGE, Wish("gemma-3-270m"), InvalidRequest,
+     "cannot take image"),
+    ("override window too small", FULL, HUGE, Wish("gemma4-e4b"), ContextTooLong, "131072"),
+    ("override of a member nobody has", EDGE, TEXT, Wish("gemma4-31b"), NoRoute,
+     "ollama pull gemma4:31b"),
+    ("unknown exact id: 404 lists models", FULL, TEXT, Wish("llama3"), ModelNotFound,
+     "gemma4:e4b"),
+    ("unknown id while a backend is down: 503", ONE_DOWN, TEXT, Wish("llama3"), NoRoute,
+     "refused"),
+    ("nothing healthy", inv(state("ollama", healthy=False)), TEXT, Wish(), NoRoute, "refused"),
+    ("no backends", inv(), TEXT, Wish(), NoRoute, "no backends configured"),
+    ("unknown pinned backend", FULL, TEXT, Wish(backend="gpu9"), InvalidRequest, "gpu9"),
+    ("pinned backend down", ONE_DOWN, TEXT, Wish(backend="ollama"), NoRoute, "unavailable"),
+    ("bad prefer value", FULL, TEXT, Wish(prefer="fast"), InvalidRequest, "speed, balanced"),
+    ("image to a text-only inventory", EMBEDDED, IMAGE, Wish(), NoRoute, "image"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("inv", "wish", "error", "says"), [c[1:] for c in ERRORS], ids=[c[0] for c in ERRORS]
+    ("inventory", "need", "wish", "error", "says"),
+    [c[1:] for c in ERRORS],
+    ids=[c[0] for c in ERRORS],
 )
-def test_route_errors(inv: Inventory, wish: Wish, error: type[GatewayError], says: str) -> None:
+def test_route_errors(
+    inventory: Inventory, need: Need, wish: Wish, error: type[GatewayError], says: str
+) -> None:
     with pytest.raises(error) as err:
-        route(wish, inv, POLICY)
+        route(need, wish, inventory, POLICY, CAT)
     assert says in err.value.message
+
+
+def test_candidates_are_ordered_fallbacks() -> None:
+    decision = route(TEXT, Wish(), FULL_AND_EMBEDDED, POLICY, CAT)
+    assert [c.id for c in decision.candidates] == [
+        "gemma4:26b", "gemma4:31b", "gemma4:e4b", "gemma4:e2b", "gemma-3-270m"
+    ]  # fmt: skip
+
+
+def test_least_busy_backend_wins_among_equals() -> None:
+    two = inv(state("a", m("gemma4:26b")), state("b", m("gemma4:26b")))
+    assert route(TEXT, Wish(), two, POLICY, CAT, busy={"a": 3, "b": 1}).backend == "b"
+    assert route(TEXT, Wish(), two, POLICY, CAT, busy={"a": 0, "b": 1}).backend == "a"
+
+
+def test_policy_is_configurable() -> None:
+    policy = RoutingConfig(default_model="gemma4-e2b", long_context_tokens=1_000)
+    assert route(TEXT, Wish(), FULL, policy, CAT).model.id == "gemma4:e2b"
+    assert route(Need(frozenset({T}), 2_000), Wish(), FULL, policy, CAT).reason == "long-context"
+    # never above 128K, whatever the threshold says
+    high = RoutingConfig(long_context_tokens=10**6)
+    assert route(HUGE, Wish(), FULL, high, CAT).reason == "long-context"
+
+
+def test_config_models_entries_refine_the_catalogue() -> None:
+    cat = Catalogue([
+        ModelEntry(match="*my-gemma-ft*", member="gemma4-26b-a4b"),
+        ModelEntry(match="qwen*", member="qwen", modalities=["text", "image"], context=32768),
+        ModelEntry(match="gemma4:e4b", member="gemma4-e4b", context=65536),
+    ])  # fmt: skip
+    ft = cat.resolve(ModelInfo("org/my-gemma-ft-v2", "b"))
+    assert (ft.member, ft.context) == ("gemma4-26b-a4b", 262144)
+    qwen = cat.resolve(ModelInfo("qwen2-vl", "b"))
+    assert (qwen.member, qwen.inputs, qwen.context) == ("qwen", VLM, 32768)
+    e4b = cat.resolve(ModelInfo("gemma4:e4b", "b", context=131072))
+    assert e4b.context == 65536  # the user's word beats the backend's
+    inventory = inv(BackendState("b", "openai", "http://b", True, "", (qwen,)))
+    assert route(IMAGE, Wish("qwen"), inventory, POLICY, cat).model.id == "qwen2-vl"
+
+
+def test_backend_reports_beat_the_catalogue() -> None:
+    # LM Studio lists E4B as a vlm: no audio, whatever the family table says.
+    assert CAT.resolve(ModelInfo("google/gemma-4-e4b", "b", inputs=VLM)).inputs == VLM
+    # A bare /v1/models listing says nothing: the family table decides.
+    assert A in CAT.resolve(ModelInfo("google/gemma-4-e4b", "b")).takes
+    assert CAT.resolve(ModelInfo("mystery", "b")).context == 8192
+
+
+@pytest.mark.parametrize(
+    ("model", "tokens", "expected"),
+    [
+        (ModelInfo("m", "b", context=131072), 100, 8192),
+        (ModelInfo("m", "b", context=131072), 8193, 16384),
+        (ModelInfo("m", "b", context=131072), 100_000, 131072),
+        (ModelInfo("m", "b", context=262144), 200_000, 262144),
+        (ModelInfo("m", "b", context=40960), 35_000, 40960),  # never above the window
+        (ModelInfo("m", "b", context=131072, loaded=True, loaded_context=32768), 9000, 32768),
+        (ModelInfo("m", "b", context=131072, loaded=True, loaded_context=4096), 9000, 16384),
+    ],
+)
+def test_num_ctx_ladder(model: ModelInfo, tokens: int, expected: int) -> None:
+    assert num_ctx(model, tokens) == expected
+
+
+# --- properties -------------------------------------------------------------------------
+
+INVENTORIES = [FULL, EDGE, E2B_ONLY, ONLY_26B, SPLIT, ONE_DOWN, LOADED, LMS_E4B_OLLAMA_E2B,
+               EMBEDDED, FULL_AND_EMBEDDED]  # fmt: skip
+needs = st.builds(
+    Need,
+    st.sets(st.sampled_from([T, IMG, A, V]), min_size=1).map(frozenset),
+    st.integers(min_value=1, max_value=400_000),
+)
+wishes = st.builds(
+    Wish,
+    st.sampled_from([None, "auto", "gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b",
+                     "gemma4:e4b", "google/gemma-4-31b", "gemma-3-270m"]),
+    st.sampled_from([None, "ollama", "lms"]),
+    st.sampled_from([None, "speed", "balanced", "quality"]),
+)  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(need=needs, wish=wishes, inventory=st.sampled_from(INVENTORIES))
+def test_properties(need: Need, wish: Wish, inventory: Inventory) -> None:
+    try:
+        decision = route(need, wish, inventory, POLICY, CAT)
+    except GatewayError:
+        return  # refusing is always allowed; what is chosen must keep the promises
+    for model in decision.candidates:
+        # audio never reaches a model that cannot hear
+        assert A not in need.modalities or A in model.takes
+        # every candidate's window holds the estimate
+        assert model.window >= need.tokens
+    if wish.model not in (None, "auto"):
+        # an override is never silently changed into another model
+        assert decision.reason == "override"
+        assert all(wish.model in (c.id, c.member) for c in decision.candidates)

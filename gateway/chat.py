@@ -1,0 +1,178 @@
+"""`POST /v1/chat/completions`: parse -> decode and inspect -> route -> forward, with
+failover to the next candidate while nothing has been sent to the client yet."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+
+from gateway.backends import Backend
+from gateway.config import GatewayConfig
+from gateway.edge import parse_chat_request
+from gateway.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    NoRoute,
+    QueueFull,
+)
+from gateway.inspect import Inspection, MediaPlan, inspect
+from gateway.inventory import Inventory
+from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
+from gateway.sse import stream_response
+from gateway.state import BACKENDS, CONFIG, KEEPER, REQUEST_ID
+from gateway.types import AudioPart, BackendRequest, ChatMessage, ChatRequest, ModelInfo, VideoPart
+from preprocess.parts import expand_messages
+
+log = logging.getLogger("gateway.chat")
+
+# Work above this size, or any audio/video, is done in a worker thread: base64 of a few MB
+# takes milliseconds, and opening a video container more.
+INLINE_DECODE_BYTES = 256 * 1024
+MISS_REFRESH_AFTER_S = 1.0  # a miss refreshes the snapshot unless it is this fresh
+MAX_ATTEMPTS = 3
+# Failures that say nothing about the request itself: another candidate may well succeed.
+RETRYABLE = (BackendUnavailable, BackendTimeout, BackendError, ModelNotFound, QueueFull)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    body = await request.read()
+    req = parse_chat_request(body)
+    config = request.app[CONFIG]
+    messages, inspection = await prepare(req, config, len(body))
+    wish = Wish(
+        model=request.headers.get("X-Gateway-Model") or req.model,
+        backend=request.headers.get("X-Gateway-Backend"),
+        prefer=request.headers.get("X-Gateway-Prefer"),
+    )
+    need = Need(inspection.modalities, inspection.estimate.total)
+    decision = await decide(request.app, need, wish)
+    log.info(
+        "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
+        request[REQUEST_ID], wish.model or "auto", decision.model.id, decision.backend,
+        decision.reason, decision.tokens, len(decision.candidates),
+    )  # fmt: skip
+    if inspection.plan.videos:
+        raise InvalidRequest(
+            "video_url parts are understood and routed, but this gateway version cannot cut "
+            "them into stills yet; send the frames as image_url parts",
+            param="messages",
+        )
+    return await forward(request, req, messages, decision, inspection.plan)
+
+
+async def prepare(
+    req: ChatRequest, config: GatewayConfig, size: int
+) -> tuple[list[ChatMessage], Inspection]:
+    """Decode and inspect, off the event loop when the work is heavy."""
+    if size < INLINE_DECODE_BYTES and not _has_timed_media(req):
+        return decode_and_inspect(req, config)
+    return await asyncio.to_thread(decode_and_inspect, req, config)
+
+
+def decode_and_inspect(
+    req: ChatRequest, config: GatewayConfig
+) -> tuple[list[ChatMessage], Inspection]:
+    """Blocking: decodes base64 media and reads media headers."""
+    messages = expand_messages(req, int(config.server.max_body_mb * 2**20))
+    return messages, inspect(messages, req.output_tokens, config.routing, config.preprocess)
+
+
+def _has_timed_media(req: ChatRequest) -> bool:
+    return any(
+        isinstance(p, AudioPart | VideoPart)
+        for m in req.messages
+        if isinstance(m.content, list)
+        for p in m.content
+    )
+
+
+async def decide(app: web.Application, need: Need, wish: Wish) -> RouteDecision:
+    """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
+    keeper, policy = app[KEEPER], app[CONFIG].routing
+    busy = {name: b.limiter.in_flight + b.limiter.waiting for name, b in app[BACKENDS].items()}
+
+    def decide_on(snapshot: Inventory) -> RouteDecision:
+        return route(need, wish, snapshot, policy, keeper.catalogue, busy)
+
+    try:
+        return decide_on(keeper.snapshot)
+    except (ModelNotFound, NoRoute):
+        if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
+            raise
+    return decide_on(await keeper.refresh())
+
+
+async def forward(
+    request: web.Request,
+    req: ChatRequest,
+    messages: list[ChatMessage],
+    decision: RouteDecision,
+    plan: MediaPlan,
+) -> web.StreamResponse:
+    """Try the candidates in order until one starts answering (reason `fallback` after the
+    first); once a byte has reached the client there is no going back."""
+    last: GatewayError | None = None
+    for attempt, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
+        backend = request.app[BACKENDS][model.backend]
+        reason = decision.reason if attempt == 0 else "fallback"
+        headers = response_headers(model, reason, decision.tokens, plan, request[REQUEST_ID])
+        breq = backend_request(req, messages, model, backend, decision.tokens)
+        try:
+            async with backend.limiter.slot():
+                if req.stream:
+                    return await stream_response(request, backend.stream(breq), headers)
+                completion = await backend.chat(breq)
+            return web.json_response(completion, headers=headers)
+        except RETRYABLE as e:
+            if isinstance(e, BackendUnavailable):
+                request.app[KEEPER].refresh_soon()
+            log.warning("[%s] %s on %s failed before answering: %s",
+                        request[REQUEST_ID], model.id, model.backend, e.message)  # fmt: skip
+            last = e
+    assert last is not None  # candidates are never empty
+    raise last
+
+
+def backend_request(
+    req: ChatRequest, messages: list[ChatMessage], model: ModelInfo, backend: Backend, tokens: int
+) -> BackendRequest:
+    """Ollama gets an explicit num_ctx: left alone, it silently truncates to its default."""
+    context = num_ctx(model, tokens) if backend.kind == "ollama" else None
+    return BackendRequest(model.id, messages, req.sampling(), req.include_usage, context)
+
+
+def response_headers(
+    model: ModelInfo, reason: str, tokens: int, plan: MediaPlan, request_id: str
+) -> dict[str, str]:
+    headers = {
+        "X-Gateway-Model": model.id,
+        "X-Gateway-Backend": model.backend,
+        "X-Gateway-Route": reason,
+        "X-Gateway-Tokens-Estimate": str(tokens),
+        "X-Request-Id": request_id,
+    }
+    if preprocess := describe_plan(plan):
+        headers["X-Gateway-Preprocess"] = preprocess
+    return headers
+
+
+def describe_plan(plan: MediaPlan) -> str:
+    """The contract's `X-Gateway-Preprocess` value; empty when no media was touched.
+
+    >>> describe_plan(MediaPlan(videos=1, frames=60, truncated_s=30.4, audios=1, clips=3))
+    'video=1;frames=60;truncated_s=30;audio=1;clips=3'
+    """
+    parts = []
+    if plan.videos:
+        parts += [f"video={plan.videos}", f"frames={plan.frames}",
+                  f"truncated_s={round(plan.truncated_s)}"]  # fmt: skip
+    if plan.audios:
+        parts += [f"audio={plan.audios}", f"clips={plan.clips}"]
+    return ";".join(parts)

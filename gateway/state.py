@@ -1,0 +1,12 @@
+"""Typed keys for what the app and each request carry."""
+
+from aiohttp import web
+
+from gateway.backends import Backend
+from gateway.config import GatewayConfig
+from gateway.inventory import Keeper
+
+CONFIG = web.AppKey("config", GatewayConfig)
+KEEPER = web.AppKey("keeper", Keeper)
+BACKENDS = web.AppKey("backends", dict[str, Backend])
+REQUEST_ID = web.RequestKey("request_id", str)
