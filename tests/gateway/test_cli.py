@@ -168,3 +168,36 @@ async def test_up_embedded_serves_a_chat_on_a_machine_with_no_backends(tmp_path:
     async with aiohttp.ClientSession() as s:  # the engine child stopped with the gateway
         with pytest.raises(aiohttp.ClientConnectionError):
             await s.get(engine_url + "/v1/models")
+
+
+async def test_route_prints_the_decision_without_forwarding(tmp_path: Path) -> None:
+    models = [OllamaModel("gemma4:e4b"), OllamaModel("gemma4:26b", capabilities=("completion",))]
+    async with OllamaEmulator(models) as emu:
+        config = write_config(
+            tmp_path, f'[[backends]]\nname = "gpu"\nkind = "ollama"\nurl = "{emu.url}"\n'
+        )
+        cli = Cli(tmp_path, config)
+        request = tmp_path / "req.json"
+        request.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+        result = await cli.run("route", str(request))
+        assert result.code == 0, result.err
+        decision = json.loads(result.out)
+        assert (decision["model"], decision["backend"], decision["reason"]) == (
+            "gemma4:26b", "gpu", "default"
+        )  # fmt: skip
+        assert decision["num_ctx"] == 8192 and decision["tokens_estimate"] > 1024
+        assert decision["estimate"]["output"] == 1024
+        assert [c["model"] for c in decision["candidates"]] == ["gemma4:26b", "gemma4:e4b"]
+        assert "plan" not in decision and decision["preprocess"]["frames"] == 0
+
+        speed = await cli.run("route", str(request), "--prefer", "speed")
+        assert json.loads(speed.out)["model"] == "gemma4:e4b"
+        assert emu.chats() == []  # nothing was forwarded
+
+        request.write_text(
+            json.dumps({"model": "nope", "messages": [{"role": "user", "content": "x"}]})
+        )
+        refused = await cli.run("route", str(request))
+        assert (
+            refused.code == 1 and "not on any healthy backend" in json.loads(refused.out)["error"]
+        )
