@@ -31,7 +31,7 @@ from gateway.errors import (
 )
 from gateway.inventory import Inventory, Keeper
 from gateway.state import BACKENDS, CONFIG, KEEPER, REQUEST_ID
-from preprocess.errors import InvalidMedia
+from preprocess.errors import InvalidMedia, MediaTooLarge
 
 log = logging.getLogger("gateway")
 
@@ -97,7 +97,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as e:
         response = _error_response(e)
     except InvalidMedia as e:
-        response = _error_response(InvalidRequest(e.message, param=e.param))
+        error = PayloadTooLarge if isinstance(e, MediaTooLarge) else InvalidRequest
+        response = _error_response(error(e.message, param=e.param))
     except web.HTTPException as e:
         response = _error_response(_http_error(e, request.app[CONFIG].server.max_body_mb))
     except Exception:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 
-from preprocess.errors import InvalidMedia
+from preprocess.errors import InvalidMedia, MediaTooLarge
 
 _DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
 
@@ -18,7 +18,7 @@ def decode_base64(text: str, what: str, param: str, max_bytes: int) -> bytes:
     b'hi'
     """
     if len(text) * 3 // 4 > max_bytes:
-        raise InvalidMedia(
+        raise MediaTooLarge(
             f"{what} is larger than the {max_bytes // 2**20} MiB limit; send a smaller file",
             param,
         )
