@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -17,20 +19,29 @@ from gateway.errors import (
     BackendTimeout,
     BackendUnavailable,
     GatewayError,
-    InvalidRequest,
     ModelNotFound,
     NoRoute,
     QueueFull,
 )
+from gateway.fetch import fetch_media
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
 from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
 from gateway.sse import stream_response
-from gateway.state import BACKENDS, CONFIG, KEEPER, REQUEST_ID
-from gateway.types import AudioPart, BackendRequest, ChatMessage, ChatRequest, ModelInfo, VideoPart
-from preprocess.parts import expand_messages
+from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, REQUEST_ID
+from gateway.types import (
+    AudioPart,
+    BackendRequest,
+    ChatMessage,
+    ChatRequest,
+    Modality,
+    ModelInfo,
+    VideoPart,
+)
+from preprocess.parts import Fetched, expand_messages, prepare_media, remote_urls
 
 log = logging.getLogger("gateway.chat")
+T = TypeVar("T")
 
 # Work above this size, or any audio/video, is done in a worker thread: base64 of a few MB
 # takes milliseconds, and opening a video container more.
@@ -44,43 +55,57 @@ RETRYABLE = (BackendUnavailable, BackendTimeout, BackendError, ModelNotFound, Qu
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     req = parse_chat_request(body)
-    config = request.app[CONFIG]
-    messages, inspection = await prepare(req, config, len(body))
+    app, config = request.app, request.app[CONFIG]
+    fetched = await fetch_remote(req, config)
+    heavy = len(body) >= INLINE_DECODE_BYTES or bool(fetched) or _has_timed_media(req)
+    messages, inspection = await blocking(app, heavy, decode_and_inspect, req, config, fetched)
     wish = Wish(
         model=request.headers.get("X-Gateway-Model") or req.model,
         backend=request.headers.get("X-Gateway-Backend"),
         prefer=request.headers.get("X-Gateway-Prefer"),
     )
     need = Need(inspection.modalities, inspection.estimate.total)
-    decision = await decide(request.app, need, wish)
+    decision = await decide(app, need, wish)
     log.info(
         "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
         request[REQUEST_ID], wish.model or "auto", decision.model.id, decision.backend,
         decision.reason, decision.tokens, len(decision.candidates),
     )  # fmt: skip
-    if inspection.plan.videos:
-        raise InvalidRequest(
-            "video_url parts are understood and routed, but this gateway version cannot cut "
-            "them into stills yet; send the frames as image_url parts",
-            param="messages",
-        )
-    return await forward(request, req, messages, decision, inspection.plan)
+    has_media = inspection.modalities - {Modality.TEXT}
+    started = time.perf_counter()
+    prepared = await blocking(app, bool(has_media), prepare_media, messages, config.preprocess)
+    if has_media:
+        log.debug("[%s] media prepared in %.1f ms: %s", request[REQUEST_ID],
+                  (time.perf_counter() - started) * 1000, prepared.plan)  # fmt: skip
+    return await forward(request, req, prepared.messages, decision, prepared.plan)
 
 
-async def prepare(
-    req: ChatRequest, config: GatewayConfig, size: int
-) -> tuple[list[ChatMessage], Inspection]:
-    """Decode and inspect, off the event loop when the work is heavy."""
-    if size < INLINE_DECODE_BYTES and not _has_timed_media(req):
-        return decode_and_inspect(req, config)
-    return await asyncio.to_thread(decode_and_inspect, req, config)
+async def blocking(app: web.Application, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn` in the media pool when the work is heavy, inline when it is trivial."""
+    if not heavy:
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(app[MEDIA_POOL], fn, *args)
+
+
+async def fetch_remote(req: ChatRequest, config: GatewayConfig) -> Fetched:
+    """Fetch `https://` media concurrently when allowed; else leave them to be refused."""
+    urls = remote_urls(req)
+    media = config.preprocess
+    if not urls or not media.allow_remote_media:
+        return {}
+    results = await asyncio.gather(*(
+        fetch_media(url, kind, param, max_bytes=int(media.remote_max_mb * 2**20),
+                    timeout_s=media.remote_timeout_s)
+        for url, (kind, param) in urls.items()
+    ))  # fmt: skip
+    return dict(zip(urls, results, strict=True))
 
 
 def decode_and_inspect(
-    req: ChatRequest, config: GatewayConfig
+    req: ChatRequest, config: GatewayConfig, fetched: Fetched | None = None
 ) -> tuple[list[ChatMessage], Inspection]:
     """Blocking: decodes base64 media and reads media headers."""
-    messages = expand_messages(req, int(config.server.max_body_mb * 2**20))
+    messages = expand_messages(req, int(config.server.max_body_mb * 2**20), fetched)
     return messages, inspect(messages, req.output_tokens, config.routing, config.preprocess)
 
 

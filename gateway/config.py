@@ -88,8 +88,15 @@ class RoutingConfig(_Section):
 class PreprocessConfig(_Section):
     video_fps: float = Field(default=1, gt=0, le=30)
     video_max_seconds: float = Field(default=60, gt=0)
+    still_max_side: int = Field(default=768, ge=64)
     audio_clip_seconds: float = Field(default=30, gt=0, le=30)
     max_audio_seconds: float = Field(default=600, gt=0)
+    image_max_side: int = Field(default=1536, ge=64)
+    image_max_pixels: int = Field(default=50_000_000, ge=4096)
+    allow_remote_media: bool = False
+    remote_max_mb: float = Field(default=32, gt=0)
+    remote_timeout_s: float = Field(default=15, gt=0)
+    workers: int = Field(default=2, ge=1)
 
 
 class ModelEntry(_Section):

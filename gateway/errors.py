@@ -119,6 +119,8 @@ def backend_status_error(backend: str, status: int, message: str) -> GatewayErro
         return InvalidRequest(text)
     if status in (401, 403):
         return BackendError(f"{text} (check api_key for backend {backend!r})", code="backend_auth")
+    if status == 413:
+        return PayloadTooLarge(f"{text} (the backend's own body limit)")
     if status in (429, 503):
         return QueueFull(text, headers={"Retry-After": "1"})
     return BackendError(text)

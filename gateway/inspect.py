@@ -81,6 +81,13 @@ def inspect(
                 plan.audios += 1
                 plan.clips += math.ceil(seconds / media.audio_clip_seconds)
                 plan.audio_s += seconds
+                if plan.audio_s > media.max_audio_seconds:
+                    raise InvalidRequest(
+                        f"the request carries {plan.audio_s:.0f}s of audio; the limit is "
+                        f"{media.max_audio_seconds:g}s (preprocess.max_audio_seconds): "
+                        "send less audio",
+                        param=param + ".input_audio.data",
+                    )
             elif isinstance(part, Video):
                 seen.add(Modality.VIDEO)
                 seconds = video_seconds(part.data, param + ".video_url.url")
@@ -88,11 +95,6 @@ def inspect(
                 plan.videos += 1
                 plan.frames += frames
                 plan.truncated_s += cut
-    if plan.audio_s > media.max_audio_seconds:
-        raise InvalidRequest(
-            f"the request carries {plan.audio_s:.0f}s of audio; the limit is "
-            f"{media.max_audio_seconds:g}s (preprocess.max_audio_seconds): send less audio"
-        )
     estimate = Estimate(
         text=text,
         images=plan.images * routing.image_tokens,

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.inventory import Inventory, Keeper
-from gateway.state import BACKENDS, CONFIG, KEEPER, REQUEST_ID
+from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
 log = logging.getLogger("gateway")
@@ -53,6 +54,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     if embedded_log is not None:
         app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
     app.cleanup_ctx.append(backends_ctx)
+    app.cleanup_ctx.append(media_pool_ctx)
     app.add_routes(
         [
             web.post("/v1/chat/completions", chat_completions),
@@ -68,6 +70,15 @@ async def embedded_ctx(app: web.Application, log_file: Path) -> AsyncIterator[No
     async with embedded_engine(log_file) as backend:
         config = app[CONFIG]
         app[CONFIG] = config.model_copy(update={"backends": [*config.backends, backend]})
+        yield
+
+
+async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Decoding runs here, off the event loop; the pool's size bounds the CPU and memory
+    media can take at once (`preprocess.workers`)."""
+    workers = app[CONFIG].preprocess.workers
+    with ThreadPoolExecutor(workers, thread_name_prefix="media") as pool:
+        app[MEDIA_POOL] = pool
         yield
 
 

@@ -1,5 +1,7 @@
 """Typed keys for what the app and each request carry."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 
 from gateway.backends import Backend
@@ -10,3 +12,4 @@ CONFIG = web.AppKey("config", GatewayConfig)
 KEEPER = web.AppKey("keeper", Keeper)
 BACKENDS = web.AppKey("backends", dict[str, Backend])
 REQUEST_ID = web.RequestKey("request_id", str)
+MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)

@@ -42,9 +42,11 @@ def decode_data_url(url: str, what: str, param: str, max_bytes: int) -> tuple[st
     if match is None:
         scheme = url.split(":", 1)[0].lower() if ":" in url[:12] else ""
         hint = (
-            "remote media URLs are not fetched by this gateway; send the file as a "
-            "data: URL (data:<mime>;base64,...)"
-            if scheme in ("http", "https", "file", "ftp")
+            "remote https:// media is fetched only when preprocess.allow_remote_media is on; "
+            "send the file as a data: URL (data:<mime>;base64,...)"
+            if scheme == "https"
+            else "only data: URLs (and https:// with preprocess.allow_remote_media) are read"
+            if scheme in ("http", "file", "ftp")
             else "expected a data: URL such as data:image/png;base64,..."
         )
         raise InvalidMedia(f"{what} URL is not usable: {hint}", param)

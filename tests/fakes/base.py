@@ -69,7 +69,10 @@ class Emulator(ABC):
     async def start(self) -> str:
         """Bind 127.0.0.1 on a free port. Handler cancellation is on, so a client that hangs
         up is noticed at once (as Ollama's request context is), not at the next write."""
-        app = web.Application(middlewares=[self._record, *self.middlewares()])
+        # Real servers take large media bodies; aiohttp alone would stop at 1 MiB.
+        app = web.Application(
+            middlewares=[self._record, *self.middlewares()], client_max_size=512 * 2**20
+        )
         app.add_routes(self.routes())
         self._runner = web.AppRunner(
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None

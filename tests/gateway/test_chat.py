@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
+from PIL import Image
 
 from tests.conftest import MakeGateway, backend
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
@@ -181,7 +182,9 @@ async def test_images_count_at_the_configured_budget(
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), routing={"image_tokens": 1000}
     )
-    png = "data:image/png;base64,iVBORw0KGgo="  # routed on its count, not decoded here
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, "PNG")
+    png = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     content = [{"type": "image_url", "image_url": {"url": png}}] * 3
     _, plain, _ = await post(gateway, {"messages": USER})
     _, headers, _ = await post(gateway, {"messages": [{"role": "user", "content": content}]})

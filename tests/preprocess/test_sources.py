@@ -11,8 +11,8 @@ from preprocess.sources import decode_base64, decode_data_url
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("https://example.com/cat.png", "remote media URLs are not fetched"),
-        ("file:///etc/passwd", "remote media URLs are not fetched"),
+        ("https://example.com/cat.png", "allow_remote_media"),
+        ("file:///etc/passwd", "only data: URLs"),
         ("/etc/passwd", "expected a data: URL"),
         ("data:image/png,rawbytes", "base64-encoded"),
         ("data:image/png;base64,@@@@", "not valid base64"),
