@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -61,9 +62,10 @@ class OpenAICompatBackend(BackendBase):
 
     async def chat(self, req: BackendRequest) -> Completion:
         with self._errors():
+            body = await encoded(request_body(req, False), req)
             async with (
                 asyncio.timeout(self.cfg.first_byte_timeout_s),
-                self.session.post("/v1/chat/completions", json=request_body(req, False)) as r,
+                self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r,
             ):
                 await self._raise_for_status(r)
                 completion: Completion = await r.json(content_type=None)
@@ -73,7 +75,8 @@ class OpenAICompatBackend(BackendBase):
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         finished = False
         with self._errors():
-            async with self.session.post("/v1/chat/completions", json=request_body(req, True)) as r:
+            body = await encoded(request_body(req, True), req)
+            async with self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r:
                 await self._raise_for_status(r)
                 decoder = SSEDecoder()
                 async for data in r.content.iter_any():
@@ -193,6 +196,17 @@ def error_text(body: dict[str, Any]) -> str:
     if isinstance(err, dict):
         return str(err.get("message") or err)
     return str(err)
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+async def encoded(body: dict[str, Any], req: BackendRequest) -> io.BytesIO:
+    """The JSON body as a stream; with media it is megabytes, so it is built off the loop."""
+    has_media = any(not isinstance(p, Text) for m in req.messages for p in m.parts)
+    if has_media:
+        return io.BytesIO(await asyncio.to_thread(lambda: json.dumps(body).encode()))
+    return io.BytesIO(json.dumps(body).encode())
 
 
 def request_body(req: BackendRequest, stream: bool) -> dict[str, Any]:

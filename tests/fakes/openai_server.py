@@ -193,7 +193,7 @@ class OpenAIEmulator(Emulator):
                 code="model_not_found",
             )
         messages: list[dict[str, Any]] = body["messages"]
-        problem, images = _check_content(messages)
+        problem, images = _check_content(messages, audio_ok=self.flavour == "plain")
         if problem is not None:
             return self.error(400, problem, param="messages")
         if images and model.type != "vlm":
@@ -292,10 +292,12 @@ def _completion_id() -> str:
     return "chatcmpl-" + "".join(secrets.choice(_ID_CHARS) for _ in range(21))
 
 
-def _check_content(messages: list[Any]) -> tuple[str | None, int]:
+def _check_content(messages: list[Any], audio_ok: bool = False) -> tuple[str | None, int]:
     """The 400 message for content LM Studio refuses (else None), and the image count.
 
     Only PNG/JPEG base64 data URLs pass: remote URLs (#1120) and WebP (#1027) do not.
+    `input_audio` (base64 `data`) passes only where the server takes audio (llama.cpp's
+    server, the plain flavour: protocols.md §4); LM Studio documents none.
     """
     images = 0
     for message in messages:
@@ -305,6 +307,9 @@ def _check_content(messages: list[Any]) -> tuple[str | None, int]:
         for part in content:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text":
+                continue
+            if kind == "input_audio" and audio_ok:
+                base64.b64decode(part["input_audio"]["data"], validate=True)
                 continue
             if kind != "image_url":
                 return BAD_PART, images

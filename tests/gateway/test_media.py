@@ -228,3 +228,20 @@ async def test_remote_urls_to_private_addresses_are_refused_when_remote_is_on(
     status, _, body = await post(gateway, {"messages": user(part)})
     assert status == 400 and "non-public" in body["error"]["message"]
     assert ollama.chats() == []
+
+
+async def test_openai_backends_get_input_audio_wav_clips_for_models_that_hear(
+    make_gateway: MakeGateway,
+) -> None:
+    # A plain OpenAI-compatible server (llama.cpp) says nothing of inputs: the family table
+    # says E4B hears, so audio goes as input_audio WAV clips.
+    async with OpenAIEmulator([LMModel("google/gemma-4-e4b")], flavour="plain") as srv:
+        gateway = await make_gateway(backend("llama", "openai", srv.url))
+        status, headers, _ = await post(gateway, {"messages": user(audio_part(wav(35)))})
+        assert status == 200 and headers["X-Gateway-Route"] == "audio"
+        parts = srv.chats()[-1]["messages"][0]["content"]
+    audio = [p["input_audio"] for p in parts if p["type"] == "input_audio"]
+    assert [a["format"] for a in audio] == ["wav", "wav"]
+    assert [sf.info(io.BytesIO(base64.b64decode(a["data"]))).samplerate for a in audio] == [
+        16000, 16000
+    ]  # fmt: skip
