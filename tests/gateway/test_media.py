@@ -245,3 +245,32 @@ async def test_openai_backends_get_input_audio_wav_clips_for_models_that_hear(
     assert [sf.info(io.BytesIO(base64.b64decode(a["data"]))).samplerate for a in audio] == [
         16000, 16000
     ]  # fmt: skip
+
+
+async def test_a_slow_video_does_not_stall_other_requests(
+    gateway: TestServer, tmp_path: Path
+) -> None:
+    """Decoding runs in the media pool: the loop answers health probes meanwhile."""
+    import asyncio
+    import time
+
+    video = make_video(tmp_path / "big.mp4", 60, fps=25, size=(640, 480))
+    done_at: dict[str, float] = {}
+
+    async def chat() -> None:
+        status, _, _ = await post(gateway, {"messages": user(video_part(video))})
+        assert status == 200
+        done_at["video"] = time.monotonic()
+
+    async def probes() -> None:
+        async with ClientSession() as s:
+            for _ in range(5):
+                async with s.get(gateway.make_url("/healthz")) as r:
+                    assert r.status == 200
+        done_at["probes"] = time.monotonic()
+
+    task = asyncio.create_task(chat())
+    await asyncio.sleep(0.05)  # the video request is in (its decode takes ~a second)
+    await probes()
+    await task
+    assert done_at["probes"] < done_at["video"]
