@@ -14,7 +14,6 @@ import bisect
 import contextlib
 import math
 import os
-import re
 import statistics
 import tempfile
 import threading
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from preprocess.errors import InvalidMedia
+from preprocess.sniff import refuse_non_video
 
 _OPTIONS_ENV = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 _SAFE_OPTIONS = "protocol_whitelist;file"
@@ -37,7 +37,6 @@ MAX_FRAME_SIDE = 8192
 """Frames wider or taller than this are refused (a decoded 8192x8192 BGR frame is 192 MiB)."""
 
 _EPS = 1e-6  # seconds: timestamps come from integer pts x time_base, so 1.0 may be 0.9999999
-_SNIFF = 1024  # bytes looked at to tell text from a container
 _INDEX_MARGIN_S = 2.0  # packets come in decode order: read this far past the cap for B-frames
 _INDEX_BUDGET = 100_000  # packets read past the cap to learn a duration the header lacks
 
@@ -56,87 +55,6 @@ class Stills:
     stills: list[Still]
     duration_s: float | None  # the video's duration if known
     truncated_s: float  # seconds beyond max_seconds that were not used (0 if none)
-
-
-# --- refusing what FFmpeg must not open ------------------------------------------------------
-
-_CONCAT_LINE = re.compile(rb"(?m)^[ \t]*file[ \t]+\S")
-_SDP_LINE = re.compile(rb"(?m)^[ \t]*[vosc]=\S")
-_CONTROL = frozenset(set(range(0x00, 0x09)) | set(range(0x0E, 0x20)) | {0x7F})
-_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ")
-_PROBE_WINDOW = 1 << 20  # FFmpeg probes with up to 1 MiB
-# FFmpeg's probes for formats that open other files or sockets look at the bytes before the
-# first NUL (strstr/strncmp); a control byte or two does not stop them, so look for their
-# markers there whether or not the payload reads as text.
-_REFERENCING = (
-    (b"#EXTM3U", "an HLS playlist (#EXTM3U)"),
-    (b"#EXT-X-", "an HLS playlist (#EXT-X-)"),
-    (b"ffconcat version", "an FFmpeg concat list"),
-    (b"c=IN IP", "an SDP session description"),
-    (b"<MPD", "a DASH manifest (<MPD>)"),
-    (b"<CompositionPlaylist", "an IMF composition playlist"),
-)
-
-
-def _is_text(head: bytes) -> bool:
-    """True when `head` reads as text: no control bytes, and valid UTF-8 (ASCII included)."""
-    if not head or any(b in _CONTROL for b in head):
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        # A multi-byte character cut by the sniff window is still text.
-        return e.start >= len(head) - 3 and e.reason == "unexpected end of data"
-    return True
-
-
-def _text_kind(head: bytes) -> str:
-    start = head.lstrip()
-    if start[:8].lower() == b"ffconcat" or _CONCAT_LINE.search(head):
-        return "an FFmpeg concat list"
-    if start.startswith(b"v=0") or len(_SDP_LINE.findall(head)) >= 3:
-        return "an SDP session description"
-    if start[:1] == b"<":
-        return "XML/HTML text (a manifest or a web page?)"
-    return "plain text"
-
-
-def _not_video_kind(data: bytes) -> str | None:
-    """What `data` is when it is recognisably *not* a video, judged from its first bytes."""
-    nul = data.find(b"\0", 0, _PROBE_WINDOW)
-    before_nul = data[: nul if nul >= 0 else _PROBE_WINDOW]
-    for marker, kind in _REFERENCING:
-        if marker in before_nul:
-            return kind
-    head = data[:_SNIFF]
-    body = head.removeprefix(b"\xef\xbb\xbf")
-    if _is_text(body):
-        return _text_kind(body)
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "WAV audio (send it as input_audio)"
-    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0):
-        # ID3-tagged MP3, or a bare MPEG audio / ADTS AAC frame sync (cover art would pass
-        # as a one-frame "video").
-        return "MP3/AAC audio (send it as input_audio)"
-    if head[:4] == b"fLaC":
-        return "FLAC audio (send it as input_audio)"
-    if head[4:8] == b"ftyp" and head[8:12] in _AUDIO_BRANDS:
-        return "M4A audio (send it as input_audio)"
-    if head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "a still image (send it as an image)"
-    return None
-
-
-def _refuse_before_open(data: bytes, param: str | None) -> None:
-    if not data:
-        raise InvalidMedia("video is empty (0 bytes)", param)
-    kind = _not_video_kind(data)
-    if kind is not None:
-        raise InvalidMedia(
-            f"video is {kind}, not a video file: send the video bytes themselves "
-            "(mp4, mov, webm, mkv, avi)",
-            param,
-        )
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -191,7 +109,7 @@ def _capture(
 @contextlib.contextmanager
 def open_video(data: bytes, param: str | None = None) -> Iterator[cv2.VideoCapture]:
     """A capture over `data`; InvalidMedia when it is not a video FFmpeg can open."""
-    _refuse_before_open(data, param)
+    refuse_non_video(data, param)
     with _temp_path(data) as path:
         cap = _capture(path, param)
         try:
@@ -238,7 +156,10 @@ def _interval(sorted_pts: list[float], header_fps: float) -> float:
 
 
 def _index(path: str, param: str | None, limit: float, need_end: bool) -> _Index:
-    cap = _capture(path, param, raw=True)
+    try:
+        cap = _capture(path, param, raw=True)
+    except InvalidMedia:  # demux-only mode is an optimisation: without it, decode everything
+        return _Index([], set(), None, None)
     try:
         header_fps = cap.get(cv2.CAP_PROP_FPS)
         pts: list[float] = []
@@ -265,8 +186,7 @@ def _index(path: str, param: str | None, limit: float, need_end: bool) -> _Index
     pts.sort()
     end = None
     if at_end and pts:
-        last = max(pts[-1] if pts else 0.0, beyond or 0.0)
-        end = last + _interval(pts, header_fps)
+        end = max(pts[-1], beyond or 0.0) + _interval(pts, header_fps)
     return _Index(pts, keys, end, beyond)
 
 
@@ -357,11 +277,12 @@ def video_stills(
 
     InvalidMedia (with `param`) for empty bytes, text payloads (HLS playlists, concat lists,
     SDP, any text), audio or still images given as video, what FFmpeg cannot open, frames
-    above 8192 px a side, files cut short of the duration they claim, no decodable frames.
+    above 8192 px a side, MP4/MOV/AVI files cut short of their own structure (an mkv/webm
+    cut short yields the stills before the cut), no decodable frames.
     """
     if not fps > 0 or not max_seconds > 0 or max_side < 1 or not 0 <= quality <= 100:
         raise ValueError("fps and max_seconds must be > 0, max_side >= 1, quality 0..100")
-    _refuse_before_open(data, param)
+    refuse_non_video(data, param)
     step = 1.0 / fps
     with _temp_path(data) as path:
         cap = _capture(path, param)
@@ -404,13 +325,6 @@ def video_stills(
         ends.append(decoded.last + _interval(index.pts, header_fps))
     end = max(ends, default=None)
     if end is not None:
-        expected = min(header, max_seconds) if header is not None else None
-        if expected is not None and end < expected - max(1.0, 0.2 * expected):
-            raise InvalidMedia(
-                f"video is truncated: its frames end at {end:.1f} s but it says it lasts "
-                f"{header:.1f} s",
-                param,
-            )
         duration: float | None = end
     elif header is not None and header >= max_seconds:
         duration = header
