@@ -11,7 +11,7 @@ Makes two clips with ffmpeg's testsrc2 (GOP 250 and GOP 30), then, for each, tim
 Min of --reps, runs interleaved so machine noise hits every method alike. Peak RSS is the
 child's ru_maxrss (os.wait4 gives the rusage of that one child, the same accounting as
 getrusage(RUSAGE_CHILDREN) without mixing children); for ours it includes the interpreter
-with numpy and cv2 imported, reported separately as the baseline.
+with numpy and cv2 imported and the input bytes read, reported separately as the baseline.
 """
 
 from __future__ import annotations
@@ -123,8 +123,9 @@ def main() -> None:
                 cell["rss"] = max(cell["rss"], rss)
                 cell["stills"] = stills
 
-    print(f"90 s 1920x1080 30 fps testsrc2, 1 still/s over the first 60 s, min of {args.reps}")
-    print(f"(ours' child process with numpy+cv2 imported and nothing done: "
+    clip_desc = f"{args.seconds} s 1920x1080 30 fps testsrc2"
+    print(f"{clip_desc}, 1 still/s over the first 60 s, min of {args.reps}")
+    print(f"(ours' child process with numpy+cv2 imported and the input read, nothing done: "
           f"{base_rss / 1024:.0f} MiB peak RSS)\n")  # fmt: skip
     print("| clip | method | wall ms | ffmpeg fps=1 / this | peak RSS MiB | stills |")
     print("|---|---|---|---|---|---|")
