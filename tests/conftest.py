@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from gateway.config import BackendConfig, GatewayConfig
 from gateway.embedded import engine_command, free_port, model_path
 from gateway.server import create_app
+from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
 
 MakeGateway = Callable[..., Awaitable[TestServer]]
 
@@ -68,6 +69,13 @@ async def make_gateway() -> AsyncIterator[MakeGateway]:
     yield make
     for server in servers:
         await server.close()
+
+
+@pytest.fixture
+async def ollama() -> AsyncIterator[OllamaEmulator]:
+    """An Ollama emulator with one Gemma 4 E4B (modules needing others define their own)."""
+    async with OllamaEmulator([OllamaModel("gemma4:e4b")]) as emu:
+        yield emu
 
 
 def backend(name: str, kind: str, url: str, **extra: object) -> BackendConfig:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from tests.conftest import MakeGateway, backend
-from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
+from tests.fakes.ollama_server import OllamaEmulator
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
 
 
@@ -59,12 +58,6 @@ def image_part(data: bytes, mime: str = "image/png") -> dict[str, Any]:
 
 def user(*parts: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"role": "user", "content": [{"type": "text", "text": "describe"}, *parts]}]
-
-
-@pytest.fixture
-async def ollama() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator([OllamaModel("gemma4:e4b")]) as emu:
-        yield emu
 
 
 @pytest.fixture

@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import MakeGateway, backend
-from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
+from tests.fakes.ollama_server import OllamaEmulator
 
 USER = {"role": "user", "content": "hi"}
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator([OllamaModel("gemma4:e4b")]) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def gateway(emu: OllamaEmulator, make_gateway: MakeGateway) -> TestServer:
-    return await make_gateway(backend("ollama", "ollama", emu.url), server={"max_body_mb": 0.05})
+async def gateway(ollama: OllamaEmulator, make_gateway: MakeGateway) -> TestServer:
+    return await make_gateway(backend("ollama", "ollama", ollama.url), server={"max_body_mb": 0.05})
 
 
 def is_openai_error(body: object) -> bool:
@@ -93,10 +86,10 @@ async def test_unknown_routes_and_methods_are_openai_errors(
 
 
 async def test_api_keys_guard_v1_but_not_health(
-    emu: OllamaEmulator, make_gateway: MakeGateway
+    ollama: OllamaEmulator, make_gateway: MakeGateway
 ) -> None:
     gateway = await make_gateway(
-        backend("ollama", "ollama", emu.url), server={"api_keys": ["k1", "k2"]}
+        backend("ollama", "ollama", ollama.url), server={"api_keys": ["k1", "k2"]}
     )
     async with ClientSession() as s:
         for headers, status in [({}, 401), ({"Authorization": "Bearer bad"}, 401),
@@ -122,12 +115,12 @@ async def test_request_id_is_echoed(gateway: TestServer) -> None:
 
 
 async def test_full_queue_is_a_429_with_retry_after(
-    emu: OllamaEmulator, make_gateway: MakeGateway
+    ollama: OllamaEmulator, make_gateway: MakeGateway
 ) -> None:
     gateway = await make_gateway(
-        backend("ollama", "ollama", emu.url, max_concurrency=1, max_queue=0)
+        backend("ollama", "ollama", ollama.url, max_concurrency=1, max_queue=0)
     )
-    emu.delay_first_byte = 0.5
+    ollama.delay_first_byte = 0.5
     url, body = gateway.make_url("/v1/chat/completions"), {"messages": [USER]}
     async with ClientSession() as s:
 
