@@ -43,8 +43,8 @@ from preprocess.parts import Fetched, expand_messages, prepare_media, remote_url
 log = logging.getLogger("gateway.chat")
 T = TypeVar("T")
 
-# Work above this size, or any audio/video, is done in a worker thread: base64 of a few MB
-# takes milliseconds, and opening a video container more.
+# Bodies above this size, or any audio/video, are parsed and decoded in the media pool:
+# base64 of a few MB takes milliseconds, and opening a video container more.
 INLINE_DECODE_BYTES = 256 * 1024
 MISS_REFRESH_AFTER_S = 1.0  # a miss refreshes the snapshot unless it is this fresh
 MAX_ATTEMPTS = 3
@@ -54,10 +54,11 @@ RETRYABLE = (BackendUnavailable, BackendTimeout, BackendError, ModelNotFound, Qu
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await request.read()
-    req = parse_chat_request(body)
     app, config = request.app, request.app[CONFIG]
+    big = len(body) >= INLINE_DECODE_BYTES  # validating 50 MB of JSON takes ~70 ms
+    req = await blocking(app, big, parse_chat_request, body)
     fetched = await fetch_remote(req, config)
-    heavy = len(body) >= INLINE_DECODE_BYTES or bool(fetched) or _has_timed_media(req)
+    heavy = big or bool(fetched) or _has_timed_media(req)
     messages, inspection = await blocking(app, heavy, decode_and_inspect, req, config, fetched)
     wish = Wish(
         model=request.headers.get("X-Gateway-Model") or req.model,
