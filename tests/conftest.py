@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import subprocess
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from gateway.config import BackendConfig, GatewayConfig
@@ -76,6 +80,22 @@ async def ollama() -> AsyncIterator[OllamaEmulator]:
     """An Ollama emulator with one Gemma 4 E4B (modules needing others define their own)."""
     async with OllamaEmulator([OllamaModel("gemma4:e4b")]) as emu:
         yield emu
+
+
+async def post_chat(
+    gateway: TestServer, body: dict[str, Any], **headers: str
+) -> tuple[int, dict[str, str], Any]:
+    """POST a chat body (streamed: media bodies are megabytes); JSON replies parsed, SSE as
+    text."""
+    data = io.BytesIO(json.dumps(body).encode())
+    async with (
+        ClientSession() as s,
+        s.post(gateway.make_url("/v1/chat/completions"), data=data,
+               headers={"Content-Type": "application/json", **headers}) as r,
+    ):  # fmt: skip
+        text = await r.text()
+        payload = json.loads(text) if r.content_type == "application/json" else text
+        return r.status, dict(r.headers), payload
 
 
 def backend(name: str, kind: str, url: str, **extra: object) -> BackendConfig:

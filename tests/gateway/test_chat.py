@@ -9,16 +9,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import numpy as np
 import pytest
-import soundfile as sf
-from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from tests.conftest import MakeGateway, backend
+from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.media import wav
 
 SEEING = ("completion", "vision")
 FAMILY = [
@@ -28,13 +26,6 @@ FAMILY = [
     OllamaModel("gemma4:31b", capabilities=SEEING, context_length=262144),
 ]
 USER = [{"role": "user", "content": "why is the sky blue?"}]
-
-
-def wav(seconds: float, rate: int = 16000) -> bytes:
-    buf = io.BytesIO()
-    tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate)
-    sf.write(buf, tone, rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def audio_message(seconds: float) -> list[dict[str, Any]]:
@@ -56,22 +47,10 @@ async def gateway(ollama: OllamaEmulator, make_gateway: MakeGateway) -> TestServ
     return await make_gateway(backend("ollama", "ollama", ollama.url))
 
 
-async def post(
-    gateway: TestServer, body: dict[str, Any], **headers: str
-) -> tuple[int, dict[str, str], Any]:
-    async with (
-        ClientSession() as s,
-        s.post(gateway.make_url("/v1/chat/completions"), json=body, headers=headers) as r,
-    ):
-        text = await r.text()
-        payload = json.loads(text) if r.content_type == "application/json" else text
-        return r.status, dict(r.headers), payload
-
-
 async def test_text_goes_to_the_default_member_with_a_small_num_ctx(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
-    status, headers, body = await post(gateway, {"model": "auto", "messages": USER})
+    status, headers, body = await post_chat(gateway, {"model": "auto", "messages": USER})
     assert status == 200 and body["model"] == "gemma4:26b"
     assert headers["X-Gateway-Route"] == "default"
     assert 1024 < int(headers["X-Gateway-Tokens-Estimate"]) < 1100  # prompt + output reserve
@@ -83,7 +62,7 @@ async def test_text_goes_to_the_default_member_with_a_small_num_ctx(
 async def test_audio_goes_to_e4b_and_reaches_ollama_as_wav(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
-    status, headers, _ = await post(gateway, {"messages": audio_message(3.0)})
+    status, headers, _ = await post_chat(gateway, {"messages": audio_message(3.0)})
     assert status == 200
     assert headers["X-Gateway-Model"] == "gemma4:e4b" and headers["X-Gateway-Route"] == "audio"
     assert headers["X-Gateway-Preprocess"] == "audio=1;clips=1"
@@ -97,7 +76,9 @@ async def test_long_prompt_goes_to_26b_with_a_window_that_holds_it(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
     long_text = "The quick brown fox jumps over the lazy dog. " * 4000  # ~40K tokens
-    status, headers, _ = await post(gateway, {"messages": [{"role": "user", "content": long_text}]})
+    status, headers, _ = await post_chat(
+        gateway, {"messages": [{"role": "user", "content": long_text}]}
+    )
     assert status == 200 and headers["X-Gateway-Route"] == "long-context"
     estimate = int(headers["X-Gateway-Tokens-Estimate"])
     assert 32768 < estimate < 65536
@@ -112,7 +93,7 @@ async def test_a_loaded_context_that_is_large_enough_is_kept(
     model.loaded, model.loaded_context = True, 32768
     gateway = await make_gateway(backend("ollama", "ollama", ollama.url))
     reloads = ollama.reloads
-    status, _, _ = await post(gateway, {"messages": USER})
+    status, _, _ = await post_chat(gateway, {"messages": USER})
     assert status == 200
     assert ollama.chats()[-1]["options"]["num_ctx"] == 32768
     assert ollama.reloads == reloads  # no reload for a different num_ctx
@@ -124,13 +105,15 @@ async def test_a_loaded_context_that_is_large_enough_is_kept(
      ("balanced", "gemma4:26b", "default")],
 )  # fmt: skip
 async def test_prefer_header(gateway: TestServer, prefer: str, model: str, reason: str) -> None:
-    status, headers, _ = await post(gateway, {"messages": USER}, **{"X-Gateway-Prefer": prefer})
+    status, headers, _ = await post_chat(
+        gateway, {"messages": USER}, **{"X-Gateway-Prefer": prefer}
+    )
     assert status == 200
     assert (headers["X-Gateway-Model"], headers["X-Gateway-Route"]) == (model, reason)
 
 
 async def test_override_header_wins_over_the_body(gateway: TestServer) -> None:
-    status, headers, body = await post(
+    status, headers, body = await post_chat(
         gateway, {"model": "gemma4-31b", "messages": USER}, **{"X-Gateway-Model": "gemma4:e2b"}
     )
     assert status == 200 and body["model"] == "gemma4:e2b"
@@ -141,7 +124,7 @@ async def test_override_without_the_modality_is_refused_not_stripped(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
     sent_before = len(ollama.chats())
-    status, _, body = await post(
+    status, _, body = await post_chat(
         gateway, {"messages": audio_message(1.0)}, **{"X-Gateway-Model": "gemma4-26b-a4b"}
     )
     assert status == 400
@@ -151,7 +134,7 @@ async def test_override_without_the_modality_is_refused_not_stripped(
 
 
 async def test_too_long_for_every_window_is_context_length_exceeded(gateway: TestServer) -> None:
-    status, _, body = await post(gateway, {"messages": USER, "max_tokens": 300_000})
+    status, _, body = await post_chat(gateway, {"messages": USER, "max_tokens": 300_000})
     assert status == 400
     assert body["error"]["code"] == "context_length_exceeded"
     assert "262144" in body["error"]["message"]
@@ -163,7 +146,7 @@ async def test_audio_over_the_cap_is_refused(
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), preprocess={"max_audio_seconds": 2}
     )
-    status, _, body = await post(gateway, {"messages": audio_message(3.0)})
+    status, _, body = await post_chat(gateway, {"messages": audio_message(3.0)})
     assert status == 400 and "max_audio_seconds" in body["error"]["message"]
 
 
@@ -171,7 +154,7 @@ async def test_unreadable_audio_is_a_400_naming_the_part(gateway: TestServer) ->
     junk = base64.b64encode(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10).decode()
     messages = [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": junk, "format": "wav"}}]}]  # fmt: skip
-    status, _, body = await post(gateway, {"messages": messages})
+    status, _, body = await post_chat(gateway, {"messages": messages})
     assert status == 400
     assert body["error"]["param"] == "messages[0].content[0].input_audio.data"
 
@@ -186,8 +169,8 @@ async def test_images_count_at_the_configured_budget(
     Image.new("RGB", (8, 8)).save(buf, "PNG")
     png = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     content = [{"type": "image_url", "image_url": {"url": png}}] * 3
-    _, plain, _ = await post(gateway, {"messages": USER})
-    _, headers, _ = await post(gateway, {"messages": [{"role": "user", "content": content}]})
+    _, plain, _ = await post_chat(gateway, {"messages": USER})
+    _, headers, _ = await post_chat(gateway, {"messages": [{"role": "user", "content": content}]})
     images = int(headers["X-Gateway-Tokens-Estimate"]) - int(plain["X-Gateway-Tokens-Estimate"])
     assert 2990 < images < 3000  # three images at 1000, less the question's few tokens
 
@@ -215,7 +198,7 @@ async def test_failure_before_the_first_byte_moves_to_the_next_candidate(
 ) -> None:
     gateway, first, second = pair
     first.status_override = (500, {"error": "llama runner process has terminated"})
-    status, headers, body = await post(gateway, {"messages": USER, "stream": stream})
+    status, headers, body = await post_chat(gateway, {"messages": USER, "stream": stream})
     assert status == 200
     assert headers["X-Gateway-Backend"] == "second" and headers["X-Gateway-Route"] == "fallback"
     assert len(first.chats()) == 1 and len(second.chats()) == 1
@@ -228,7 +211,7 @@ async def test_no_failover_after_the_first_byte(
 ) -> None:
     gateway, first, second = pair
     first.fail_mid_stream = "an error was encountered while running the model"
-    status, headers, body = await post(gateway, {"messages": USER, "stream": True})
+    status, headers, body = await post_chat(gateway, {"messages": USER, "stream": True})
     assert status == 200 and headers["X-Gateway-Backend"] == "first"
     assert "an error was encountered" in body and "[DONE]" not in body
     assert second.chats() == []
@@ -239,7 +222,7 @@ async def test_bad_requests_are_not_retried_elsewhere(
 ) -> None:
     gateway, first, second = pair
     first.status_override = (400, {"error": "invalid options"})
-    status, _, _ = await post(gateway, {"messages": USER})
+    status, _, _ = await post_chat(gateway, {"messages": USER})
     assert status == 400 and second.chats() == []
 
 
@@ -249,7 +232,7 @@ async def test_when_every_candidate_fails_the_last_error_is_returned(
     gateway, first, second = pair
     for emu in (first, second):
         emu.status_override = (500, {"error": "out of memory"})
-    status, _, body = await post(gateway, {"messages": USER})
+    status, _, body = await post_chat(gateway, {"messages": USER})
     assert status == 502 and "out of memory" in body["error"]["message"]
 
 
@@ -261,7 +244,7 @@ async def test_audio_with_only_lm_studio_is_a_503_that_says_how(
 ) -> None:
     async with OpenAIEmulator([LMModel("google/gemma-4-e4b")]) as lms:
         gateway = await make_gateway(backend("lms", "openai", lms.url))
-        status, _, body = await post(gateway, {"messages": audio_message(1.0)})
+        status, _, body = await post_chat(gateway, {"messages": audio_message(1.0)})
     assert status == 503
     assert "ollama pull gemma4:e4b" in body["error"]["message"]
 
@@ -274,8 +257,8 @@ async def test_split_inventory_routes_each_request_where_it_belongs(
         gateway = await make_gateway(
             backend("ollama", "ollama", ollama.url), backend("lms", "openai", lms.url)
         )
-        _, text, _ = await post(gateway, {"messages": USER})
-        _, audio, _ = await post(gateway, {"messages": audio_message(1.0)})
+        _, text, _ = await post_chat(gateway, {"messages": USER})
+        _, audio, _ = await post_chat(gateway, {"messages": audio_message(1.0)})
         assert (text["X-Gateway-Backend"], text["X-Gateway-Model"]) == (
             "lms", "google/gemma-4-26b-a4b"
         )  # fmt: skip

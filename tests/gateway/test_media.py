@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from tests.conftest import MakeGateway, backend
+from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.media import png_claiming, wav
 
 
 def make_video(path: Path, seconds: float, fps: int = 5, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -30,14 +30,6 @@ def make_video(path: Path, seconds: float, fps: int = 5, size: tuple[int, int] =
         writer.write(np.full((size[1], size[0], 3), (16 * int(n / fps)) % 256, np.uint8))
     writer.release()
     return path.read_bytes()
-
-
-def wav(seconds: float, rate: int = 44100, channels: int = 2) -> bytes:
-    t = np.arange(int(seconds * rate)) / rate
-    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
-    buf = io.BytesIO()
-    sf.write(buf, np.stack([tone] * channels, axis=1), rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def b64(data: bytes) -> str:
@@ -65,20 +57,10 @@ async def gateway(ollama: OllamaEmulator, make_gateway: MakeGateway) -> TestServ
     return await make_gateway(backend("ollama", "ollama", ollama.url))
 
 
-async def post(gateway: TestServer, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-    data = io.BytesIO(json.dumps(body).encode())  # media bodies are megabytes: stream them
-    headers = {"Content-Type": "application/json"}
-    async with (
-        ClientSession() as s,
-        s.post(gateway.make_url("/v1/chat/completions"), data=data, headers=headers) as r,
-    ):
-        return r.status, dict(r.headers), json.loads(await r.text())
-
-
 async def test_video_becomes_one_timestamped_still_per_second(
     gateway: TestServer, ollama: OllamaEmulator, tmp_path: Path
 ) -> None:
-    status, headers, _ = await post(gateway, {"messages": user(video_part(
+    status, headers, _ = await post_chat(gateway, {"messages": user(video_part(
         make_video(tmp_path / "v.mp4", 7.2)))})  # fmt: skip
     assert status == 200, headers
     assert headers["X-Gateway-Preprocess"] == "video=1;frames=8;truncated_s=0"
@@ -94,7 +76,7 @@ async def test_long_video_is_cut_at_sixty_seconds(
     gateway: TestServer, ollama: OllamaEmulator, tmp_path: Path
 ) -> None:
     video = make_video(tmp_path / "long.mp4", 90, fps=2, size=(32, 24))
-    status, headers, _ = await post(gateway, {"messages": user(video_part(video))})
+    status, headers, _ = await post_chat(gateway, {"messages": user(video_part(video))})
     assert status == 200
     assert headers["X-Gateway-Preprocess"] == "video=1;frames=60;truncated_s=30"
     assert len(ollama.chats()[-1]["messages"][0]["images"]) == 60
@@ -103,7 +85,9 @@ async def test_long_video_is_cut_at_sixty_seconds(
 async def test_audio_becomes_16k_mono_clips_of_at_most_30s(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
-    status, headers, _ = await post(gateway, {"messages": user(audio_part(wav(70)))})
+    status, headers, _ = await post_chat(
+        gateway, {"messages": user(audio_part(wav(70, rate=44100, channels=2)))}
+    )
     assert status == 200
     assert headers["X-Gateway-Preprocess"] == "audio=1;clips=3"
     clips = [sf.read(io.BytesIO(base64.b64decode(c))) for c in
@@ -122,7 +106,7 @@ async def test_lm_studio_gets_jpeg_stills_interleaved_with_timestamps(
         Image.new("RGB", (40, 30), "red").save(webp, "WEBP")
         video = video_part(make_video(tmp_path / "v.mp4", 2.5))
         image = image_part(webp.getvalue(), "image/webp")
-        status, _, _ = await post(gateway, {"messages": user(video, image)})
+        status, _, _ = await post_chat(gateway, {"messages": user(video, image)})
         assert status == 200
         content = lms.chats()[-1]["messages"][0]["content"]
     kinds = [p["type"] for p in content]
@@ -146,18 +130,6 @@ def faststart_truncated(tmp: Path) -> bytes:
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(tmp / "slow.mp4"), "-c",
                     "copy", "-movflags", "+faststart", str(out)], check=True)  # fmt: skip
     return truncated(out.read_bytes())
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        return struct.pack(">I", len(body)) + kind + body + crc
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
 def lying_wav() -> bytes:
@@ -198,12 +170,12 @@ BAD = [
 async def test_bad_media_is_a_clear_4xx_and_the_gateway_goes_on(
     gateway: TestServer, tmp_path: Path, make: Any, status: int, says: str
 ) -> None:
-    code, _, body = await post(gateway, {"messages": user(make(tmp_path))})
+    code, _, body = await post_chat(gateway, {"messages": user(make(tmp_path))})
     assert code == status, body
     if status >= 400:
         error = body["error"]
         assert says.lower() in error["message"].lower() and error["param"].startswith("messages[0]")
-    ok, _, _ = await post(gateway, {"messages": [{"role": "user", "content": "still there?"}]})
+    ok, _, _ = await post_chat(gateway, {"messages": [{"role": "user", "content": "still there?"}]})
     assert ok == 200
 
 
@@ -218,7 +190,7 @@ async def test_remote_urls_to_private_addresses_are_refused_when_remote_is_on(
         backend("ollama", "ollama", ollama.url), preprocess={"allow_remote_media": True}
     )
     part = {"type": "image_url", "image_url": {"url": url}}
-    status, _, body = await post(gateway, {"messages": user(part)})
+    status, _, body = await post_chat(gateway, {"messages": user(part)})
     assert status == 400 and "non-public" in body["error"]["message"]
     assert ollama.chats() == []
 
@@ -230,7 +202,9 @@ async def test_openai_backends_get_input_audio_wav_clips_for_models_that_hear(
     # says E4B hears, so audio goes as input_audio WAV clips.
     async with OpenAIEmulator([LMModel("google/gemma-4-e4b")], flavour="plain") as srv:
         gateway = await make_gateway(backend("llama", "openai", srv.url))
-        status, headers, _ = await post(gateway, {"messages": user(audio_part(wav(35)))})
+        status, headers, _ = await post_chat(
+            gateway, {"messages": user(audio_part(wav(35, rate=44100, channels=2)))}
+        )
         assert status == 200 and headers["X-Gateway-Route"] == "audio"
         parts = srv.chats()[-1]["messages"][0]["content"]
     audio = [p["input_audio"] for p in parts if p["type"] == "input_audio"]
@@ -251,7 +225,7 @@ async def test_a_slow_video_does_not_stall_other_requests(
     done_at: dict[str, float] = {}
 
     async def chat() -> None:
-        status, _, _ = await post(gateway, {"messages": user(video_part(video))})
+        status, _, _ = await post_chat(gateway, {"messages": user(video_part(video))})
         assert status == 200
         done_at["video"] = time.monotonic()
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import struct
 import time
-import zlib
 
 import pytest
 from PIL import Image
 
 from preprocess.errors import InvalidMedia, MediaTooLarge
 from preprocess.image import normalize_image
+from tests.media import png_claiming
 
 P = "messages[0].content[1].image_url.url"
 
@@ -20,22 +19,6 @@ def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kw)
     return buf.getvalue()
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A valid-looking PNG header with a tiny body: the classic decompression bomb shape."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body))
-            + kind
-            + body
-            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 1024)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def test_png_and_jpeg_that_need_nothing_pass_through_unchanged() -> None:
