@@ -55,13 +55,7 @@ def read_pid_file(path: Path) -> Running | None:
         running = Running(int(data["pid"]), str(data["url"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    try:
-        os.kill(running.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # exists, owned by someone else
-    return running
+    return running if _alive(running.pid) else None
 
 
 async def serve(config: GatewayConfig, embedded: bool) -> None:
@@ -141,7 +135,7 @@ def stop(config: GatewayConfig) -> int:
     os.kill(running.pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
-        if read_pid_file(path) is None or not _alive(running.pid):
+        if not _alive(running.pid):  # the pid file goes first, the process a little later
             print(f"gateway (pid {running.pid}) stopped")
             return 0
         time.sleep(0.1)
@@ -150,13 +144,19 @@ def stop(config: GatewayConfig) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` still runs. A zombie counts as gone: once a detached gateway's parent
+    has exited, whoever inherits it (PID 1 in a container) may never reap it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True  # exists, owned by someone else
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our own child
         return done == 0
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
