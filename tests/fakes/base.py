@@ -41,6 +41,7 @@ class Emulator(ABC):
         self.status_override: tuple[int, dict[str, Any]] | None = None
         self.delay_first_byte: float = 0.0
         self.token_delay: float = 0.0
+        self.chat_received = asyncio.Event()  # set by every chat request as it arrives
         self.chat_cancelled = asyncio.Event()
         self.cancellations = 0
         self._runner: web.AppRunner | None = None
@@ -112,6 +113,7 @@ class Emulator(ABC):
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         """The chat route: faults first (delay, forced status), then the subclass's answer;
         a client leaving mid-answer is noted."""
+        self.chat_received.set()
         try:
             if self.delay_first_byte:
                 await asyncio.sleep(self.delay_first_byte)

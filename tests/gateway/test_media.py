@@ -3,8 +3,12 @@ images) and every class of bad media, after each of which the gateway still serv
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
+from gateway.state import MEDIA_POOL
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
@@ -215,29 +220,35 @@ async def test_openai_backends_get_input_audio_wav_clips_for_models_that_hear(
 
 
 async def test_a_slow_video_does_not_stall_other_requests(
-    gateway: TestServer, tmp_path: Path
+    gateway: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Decoding runs in the media pool: the loop answers health probes meanwhile."""
-    import asyncio
-    import time
+    """Decoding runs in the media pool: while the video's decode is held there, the loop
+    still answers health probes. (Were the decode on the loop, the probes would never run
+    and the test would time out; no wall-clock is involved.)"""
+    pool = gateway.app[MEDIA_POOL]
+    held, release = threading.Event(), threading.Event()
+    submitted: list[str] = []
+    submit = pool.submit
 
-    video = make_video(tmp_path / "big.mp4", 60, fps=25, size=(640, 480))
-    done_at: dict[str, float] = {}
+    def gated(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        submitted.append(fn.__name__)
 
-    async def chat() -> None:
-        status, _, _ = await post_chat(gateway, {"messages": user(video_part(video))})
-        assert status == 200
-        done_at["video"] = time.monotonic()
+        def run() -> Any:
+            held.set()
+            release.wait(60)
+            return fn(*args)
 
-    async def probes() -> None:
-        async with ClientSession() as s:
-            for _ in range(5):
-                async with s.get(gateway.make_url("/healthz")) as r:
-                    assert r.status == 200
-        done_at["probes"] = time.monotonic()
+        return submit(run)
 
-    task = asyncio.create_task(chat())
-    await asyncio.sleep(0.05)  # the video request is in (its decode takes ~a second)
-    await probes()
-    await task
-    assert done_at["probes"] < done_at["video"]
+    monkeypatch.setattr(pool, "submit", gated)
+    video = make_video(tmp_path / "clip.mp4", 3)
+    chat = asyncio.create_task(post_chat(gateway, {"messages": user(video_part(video))}))
+    assert await asyncio.to_thread(held.wait, 30)
+    async with ClientSession() as s:
+        for _ in range(5):
+            async with asyncio.timeout(10), s.get(gateway.make_url("/healthz")) as r:
+                assert r.status == 200
+    assert not chat.done()
+    release.set()
+    assert (await chat)[0] == 200
+    assert submitted == ["decode_and_inspect", "prepare_media"]

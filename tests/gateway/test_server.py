@@ -120,7 +120,7 @@ async def test_full_queue_is_a_429_with_retry_after(
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url, max_concurrency=1, max_queue=0)
     )
-    ollama.delay_first_byte = 0.5
+    ollama.delay_first_byte = 2  # holds the only slot while the second request comes in
     url, body = gateway.make_url("/v1/chat/completions"), {"messages": [USER]}
     async with ClientSession() as s:
 
@@ -129,7 +129,7 @@ async def test_full_queue_is_a_429_with_retry_after(
                 return r.status, r.headers.get("Retry-After")
 
         first = asyncio.create_task(post())
-        await asyncio.sleep(0.2)  # the first now holds the only slot
+        await asyncio.wait_for(ollama.chat_received.wait(), 30)  # the first holds the slot
         assert await post() == (429, "1")
         assert (await first)[0] == 200
 
