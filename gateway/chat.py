@@ -4,9 +4,11 @@ failover to the next candidate while nothing has been sent to the client yet."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -52,7 +54,40 @@ MAX_ATTEMPTS = 3
 RETRYABLE = (BackendUnavailable, BackendTimeout, BackendError, ModelNotFound, QueueFull)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A parsed, inspected and routed request, before its media are prepared."""
+
+    req: ChatRequest
+    messages: list[ChatMessage]
+    inspection: Inspection
+    decision: RouteDecision
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
+    app, planned = request.app, await plan(request)
+    has_media = planned.inspection.modalities - {Modality.TEXT}
+    started = time.perf_counter()
+    prepared = await blocking(
+        app, bool(has_media), prepare_media, planned.messages, app[CONFIG].preprocess
+    )
+    if has_media:
+        log.debug("[%s] media prepared in %.1f ms: %s", request[REQUEST_ID],
+                  (time.perf_counter() - started) * 1000, prepared.plan)  # fmt: skip
+    return await forward(request, planned.req, prepared.messages, planned.decision, prepared.plan)
+
+
+async def route_dry_run(request: web.Request) -> web.Response:
+    """`POST /v1/gateway/route`: the decision a chat request would get, on the live inventory
+    and load, with nothing prepared or forwarded. `gateway route` asks it when a gateway runs,
+    so the dry run sees what the gateway sees (the embedded engine, requests in flight)."""
+    planned = await plan(request)
+    kinds = {name: b.kind for name, b in request.app[BACKENDS].items()}
+    return web.json_response(explain(planned.decision, planned.inspection, kinds))
+
+
+async def plan(request: web.Request) -> Planned:
+    """Parse -> fetch remote media -> decode and inspect -> route, heavy steps in the pool."""
     body = await request.read()
     app, config = request.app, request.app[CONFIG]
     big = len(body) >= INLINE_DECODE_BYTES  # validating 50 MB of JSON takes ~70 ms
@@ -72,13 +107,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         request[REQUEST_ID], wish.model or "auto", decision.model.id, decision.backend,
         decision.reason, decision.tokens, len(decision.candidates),
     )  # fmt: skip
-    has_media = inspection.modalities - {Modality.TEXT}
-    started = time.perf_counter()
-    prepared = await blocking(app, bool(has_media), prepare_media, messages, config.preprocess)
-    if has_media:
-        log.debug("[%s] media prepared in %.1f ms: %s", request[REQUEST_ID],
-                  (time.perf_counter() - started) * 1000, prepared.plan)  # fmt: skip
-    return await forward(request, req, prepared.messages, decision, prepared.plan)
+    return Planned(req, messages, inspection, decision)
 
 
 async def blocking(app: web.Application, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
@@ -187,6 +216,26 @@ def response_headers(
     if preprocess := describe_plan(plan):
         headers["X-Gateway-Preprocess"] = preprocess
     return headers
+
+
+def explain(
+    decision: RouteDecision, inspection: Inspection, kinds: Mapping[str, str]
+) -> dict[str, Any]:
+    """The decision as `gateway route` prints it; `kinds` maps backend name -> kind."""
+
+    def described(m: ModelInfo) -> dict[str, Any]:
+        ctx = num_ctx(m, decision.tokens) if kinds.get(m.backend) == "ollama" else None
+        return {"model": m.id, "backend": m.backend, "member": m.member, "num_ctx": ctx}
+
+    return {
+        **described(decision.model),
+        "reason": decision.reason,
+        "tokens_estimate": decision.tokens,
+        "estimate": dataclasses.asdict(inspection.estimate),
+        "modalities": sorted(inspection.modalities),
+        "preprocess": dataclasses.asdict(inspection.plan),
+        "candidates": [described(m) for m in decision.candidates],
+    }
 
 
 def describe_plan(plan: MediaPlan) -> str:

@@ -20,16 +20,14 @@ from typing import Any
 from gateway import __version__
 from gateway.backends import build_backend
 from gateway.catalogue import Catalogue
-from gateway.chat import decode_and_inspect
+from gateway.chat import decode_and_inspect, explain
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
 from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
 from gateway.errors import GatewayError
-from gateway.inspect import Inspection
 from gateway.inventory import Inventory, Keeper
-from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
-from gateway.types import ModelInfo
+from gateway.routing import Need, Wish, route
 from preprocess.errors import InvalidMedia
 
 
@@ -105,7 +103,7 @@ def cmd_status(args: argparse.Namespace, config: GatewayConfig) -> int:
         print("gateway: not running")
         return 3
     try:
-        ready = _get_json(running.url + "/readyz", config)
+        ready = _request_json(running.url + "/readyz", config)
     except OSError as e:
         print(f"gateway: pid {running.pid} at {running.url} does not answer ({e})")
         return 1
@@ -132,42 +130,37 @@ def cmd_models(args: argparse.Namespace, config: GatewayConfig) -> int:
 
 
 def cmd_route(args: argparse.Namespace, config: GatewayConfig) -> int:
-    """Dry run against the configured backends (asked directly): decision as JSON."""
+    """The decision as JSON: from the running gateway when there is one (it sees the embedded
+    engine and its own load), else from the configured backends asked directly."""
     raw = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    wish = {"X-Gateway-Model": args.model, "X-Gateway-Backend": args.backend,
+            "X-Gateway-Prefer": args.prefer}  # fmt: skip
+    if running := read_pid_file(pid_file(config)):
+        headers = {k: v for k, v in wish.items() if v}
+        answer = _request_json(running.url + "/v1/gateway/route", config, raw, headers)
+        if "error" in answer:
+            answer = {"error": answer["error"]["message"]}
+    else:
+        answer = _route_direct(raw, Wish(*wish.values()), config)
+    print(json.dumps(answer, indent=2))
+    return 1 if "error" in answer else 0
+
+
+def _route_direct(raw: bytes, wish: Wish, config: GatewayConfig) -> dict[str, Any]:
     try:
         req = parse_chat_request(raw)
         messages, inspection = decode_and_inspect(req, config)
         snapshot = asyncio.run(_inventory(config))
-        wish = Wish(args.model or req.model, args.backend, args.prefer)
+        wish = dataclasses.replace(wish, model=wish.model or req.model)
         need = Need(inspection.modalities, inspection.estimate.total)
         decision = route(need, wish, snapshot, config.routing, Catalogue(config.models))
     except (GatewayError, InvalidMedia) as e:
-        print(json.dumps({"error": getattr(e, "message", str(e))}, indent=2))
-        return 1
-    print(json.dumps(explain(decision, inspection, snapshot), indent=2))
-    return 0
-
-
-def explain(decision: RouteDecision, inspection: Inspection, snapshot: Inventory) -> dict[str, Any]:
-    kinds = {b.name: b.kind for b in snapshot.backends}
-
-    def described(m: ModelInfo) -> dict[str, Any]:
-        ctx = num_ctx(m, decision.tokens) if kinds.get(m.backend) == "ollama" else None
-        return {"model": m.id, "backend": m.backend, "member": m.member, "num_ctx": ctx}
-
-    return {
-        **described(decision.model),
-        "reason": decision.reason,
-        "tokens_estimate": decision.tokens,
-        "estimate": dataclasses.asdict(inspection.estimate),
-        "modalities": sorted(inspection.modalities),
-        "preprocess": dataclasses.asdict(inspection.plan),
-        "candidates": [described(m) for m in decision.candidates],
-    }
+        return {"error": e.message}
+    return explain(decision, inspection, {b.name: b.kind for b in snapshot.backends})
 
 
 def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]]:
-    listing = _get_json(url + "/v1/models", config)
+    listing = _request_json(url + "/v1/models", config)
     return [{"id": m["id"], **m["gateway"]} for m in listing["data"] if "gateway" in m]
 
 
@@ -193,12 +186,20 @@ async def _inventory(config: GatewayConfig) -> Inventory:
     return snapshot
 
 
-def _get_json(url: str, config: GatewayConfig) -> Any:
-    request = urllib.request.Request(url)
+def _request_json(
+    url: str,
+    config: GatewayConfig,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """GET (or POST `data`) to the running gateway; error statuses' JSON bodies are answers."""
+    request = urllib.request.Request(
+        url, data, {"Content-Type": "application/json", **(headers or {})}
+    )
     if config.server.api_keys:
         request.add_header("Authorization", f"Bearer {config.server.api_keys[0]}")
     try:
         with urllib.request.urlopen(request, timeout=10) as r:
             return json.load(r)
-    except urllib.error.HTTPError as e:  # /readyz answers 503 with a body when not ready
+    except urllib.error.HTTPError as e:  # e.g. /readyz answers 503 with a body
         return json.load(e)

@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway import __version__
 from gateway.backends import build_backend
 from gateway.catalogue import Catalogue
-from gateway.chat import chat_completions
+from gateway.chat import chat_completions, route_dry_run
 from gateway.config import GatewayConfig
 from gateway.embedded import embedded_engine
 from gateway.errors import (
@@ -59,6 +59,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         [
             web.post("/v1/chat/completions", chat_completions),
             web.get("/v1/models", list_models),
+            web.post("/v1/gateway/route", route_dry_run),
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
         ]
@@ -145,7 +146,7 @@ def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
         )
     error = GatewayError(
         f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "
-        "GET /healthz and GET /readyz"
+        "POST /v1/gateway/route, GET /healthz and GET /readyz"
     )
     error.status, error.type, error.code = e.status, "invalid_request_error", None
     return error

@@ -83,14 +83,14 @@ async def ollama() -> AsyncIterator[OllamaEmulator]:
 
 
 async def post_chat(
-    gateway: TestServer, body: dict[str, Any], **headers: str
+    gateway: TestServer, body: dict[str, Any], path: str = "/v1/chat/completions", **headers: str
 ) -> tuple[int, dict[str, str], Any]:
     """POST a chat body (streamed: media bodies are megabytes); JSON replies parsed, SSE as
     text."""
     data = io.BytesIO(json.dumps(body).encode())
     async with (
         ClientSession() as s,
-        s.post(gateway.make_url("/v1/chat/completions"), data=data,
+        s.post(gateway.make_url(path), data=data,
                headers={"Content-Type": "application/json", **headers}) as r,
     ):  # fmt: skip
         text = await r.text()

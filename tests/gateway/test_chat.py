@@ -264,3 +264,25 @@ async def test_split_inventory_routes_each_request_where_it_belongs(
         )  # fmt: skip
         assert (audio["X-Gateway-Backend"], audio["X-Gateway-Model"]) == ("ollama", "gemma4:e4b")
         assert "num_ctx" not in json.dumps(lms.chats())  # only Ollama gets a context size
+
+
+async def test_the_dry_run_answers_the_decision_and_forwards_nothing(
+    gateway: TestServer, ollama: OllamaEmulator
+) -> None:
+    dry = "/v1/gateway/route"
+    status, _, decision = await post_chat(gateway, {"messages": audio_message(35)}, dry)
+    assert status == 200
+    assert (decision["model"], decision["backend"], decision["reason"]) == (
+        "gemma4:e4b", "ollama", "audio"
+    )  # fmt: skip
+    assert decision["modalities"] == ["audio", "text"] and decision["preprocess"]["clips"] == 2
+    assert decision["num_ctx"] == 8192 and decision["estimate"]["audio"] == 35 * 25
+
+    _, _, speed = await post_chat(gateway, {"messages": USER}, dry, **{"X-Gateway-Prefer": "speed"})
+    assert (speed["model"], speed["reason"]) == ("gemma4:e4b", "prefer-speed")
+
+    status, _, refused = await post_chat(
+        gateway, {"model": "gemma4:26b", "messages": audio_message(5)}, dry
+    )
+    assert status == 400 and "audio" in refused["error"]["message"]
+    assert ollama.chats() == []

@@ -161,6 +161,11 @@ async def test_up_embedded_serves_a_chat_on_a_machine_with_no_backends(tmp_path:
         assert raw.headers["X-Gateway-Backend"] == "embedded"
         status = await cli.run("status")
         assert status.code == 0 and "embedded (openai" in status.out
+        request = tmp_path / "req.json"  # asked directly, no backend would answer: a 503
+        request.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+        routed = await cli.run("route", str(request))
+        assert routed.code == 0, routed.out
+        assert json.loads(routed.out)["backend"] == "embedded"
         async with aiohttp.ClientSession() as s, s.get(url + "/readyz") as r:
             engine_url = (await r.json())["backends"]["embedded"]["url"]
     finally:
