@@ -11,6 +11,7 @@ import httpx
 import ollama
 
 from gateway.backends.base import BackendBase
+from gateway.backends.media_body import SplicingTransport, StandIns, sending
 from gateway.backends.ollama_format import (
     ChunkTranslator,
     completion_from_ollama,
@@ -50,30 +51,35 @@ class OllamaBackend(BackendBase):
             write=cfg.read_timeout_s,
             pool=cfg.connect_timeout_s,
         )
-        self.client = ollama.AsyncClient(host=cfg.url, headers=headers, timeout=timeout)
+        self.client = ollama.AsyncClient(
+            host=cfg.url, headers=headers, timeout=timeout, transport=SplicingTransport()
+        )
         self._shown: dict[str, ollama.ShowResponse] = {}
 
     async def chat(self, req: BackendRequest) -> Completion:
-        with self._errors():
+        stand_ins = StandIns()  # media reach the body in media_body's transport, off the loop
+        messages = to_ollama_messages(req.messages, stand_ins.raw)
+        with self._errors(), sending(stand_ins):
             async with asyncio.timeout(self.cfg.first_byte_timeout_s):
                 part = await self.client.chat(
-                    model=req.model,
-                    messages=to_ollama_messages(req.messages),
-                    stream=False,
-                    **to_ollama_kwargs(req),
+                    model=req.model, messages=messages, stream=False, **to_ollama_kwargs(req)
                 )
         return completion_from_ollama(part, req.model)
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         translator = ChunkTranslator(req.model, req.include_usage)
-        messages = to_ollama_messages(req.messages)
+        stand_ins = StandIns()
+        messages = to_ollama_messages(req.messages, stand_ins.raw)
         with self._errors():
-            parts = await self.client.chat(
-                model=req.model, messages=messages, stream=True, **to_ollama_kwargs(req)
-            )
-            async for part in parts:
+            with sending(stand_ins):  # the request goes out with the first part
+                parts = await self.client.chat(
+                    model=req.model, messages=messages, stream=True, **to_ollama_kwargs(req)
+                )
+                part = await anext(parts, None)
+            while part is not None:
                 for chunk in translator.translate(part):
                     yield chunk
+                part = await anext(parts, None)
 
     async def list_models(self) -> list[ModelInfo]:
         with self._errors():

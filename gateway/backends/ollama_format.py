@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ollama import ChatResponse
@@ -31,8 +32,10 @@ _OPTION_NAMES = {
 _ROLES = {"developer": "system"}
 
 
-def to_ollama_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """OpenAI messages -> Ollama messages; media becomes raw bytes in `images`.
+def to_ollama_messages(
+    messages: list[ChatMessage], stand_in: Callable[[bytes], bytes] = bytes
+) -> list[dict[str, Any]]:
+    """OpenAI messages -> Ollama messages; media becomes `stand_in(data)` in `images`.
 
     Media is handed to the client as `bytes`, never as `str`: ollama-python reads a
     string that names an existing file from disk, which a user must never control.
@@ -50,7 +53,7 @@ def to_ollama_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
                 )
             if j == 0:
                 item["images"] = []
-            item["images"].append(part.data)
+            item["images"].append(stand_in(part.data))
         if calls := msg.extra.get("tool_calls"):
             item["tool_calls"] = [_ollama_tool_call(c, tool_names) for c in calls]
         if msg.role == "tool" and (name := tool_names.get(msg.extra.get("tool_call_id", ""))):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 import aiohttp
 
 from gateway.backends.base import BackendBase
+from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
 from gateway.errors import (
     BackendError,
@@ -62,7 +62,7 @@ class OpenAICompatBackend(BackendBase):
 
     async def chat(self, req: BackendRequest) -> Completion:
         with self._errors():
-            body = await encoded(request_body(req, False), req)
+            body = await encoded_body(req, stream=False)
             async with (
                 asyncio.timeout(self.cfg.first_byte_timeout_s),
                 self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r,
@@ -75,7 +75,7 @@ class OpenAICompatBackend(BackendBase):
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         finished = False
         with self._errors():
-            body = await encoded(request_body(req, True), req)
+            body = await encoded_body(req, stream=True)
             async with self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r:
                 await self._raise_for_status(r)
                 decoder = SSEDecoder()
@@ -201,39 +201,39 @@ def error_text(body: dict[str, Any]) -> str:
 _JSON = {"Content-Type": "application/json"}
 
 
-async def encoded(body: dict[str, Any], req: BackendRequest) -> io.BytesIO:
-    """The JSON body as a stream; with media it is megabytes, so it is built off the loop."""
-    has_media = any(not isinstance(p, Text) for m in req.messages for p in m.parts)
-    if has_media:
-        return io.BytesIO(await asyncio.to_thread(lambda: json.dumps(body).encode()))
-    return io.BytesIO(json.dumps(body).encode())
+async def encoded_body(req: BackendRequest, stream: bool) -> io.BytesIO:
+    """The JSON body to forward; media are spliced in off the loop (see media_body)."""
+    stand_ins = StandIns()
+    body = json.dumps(request_body(req, stream, stand_ins)).encode()
+    return io.BytesIO(await splice(body, stand_ins.media))
 
 
-def request_body(req: BackendRequest, stream: bool) -> dict[str, Any]:
-    """The OpenAI request to forward: sampling fields as sent, media as data URLs."""
+def request_body(req: BackendRequest, stream: bool, stand_ins: StandIns) -> dict[str, Any]:
+    """The OpenAI request to forward: sampling fields as sent, media as data URLs whose
+    base64 is a stand-in until spliced."""
     body = dict(req.sampling)
-    body.update(model=req.model, messages=[openai_message(m) for m in req.messages])
-    body["stream"] = stream
+    messages = [openai_message(m, stand_ins) for m in req.messages]
+    body.update(model=req.model, messages=messages, stream=stream)
     if stream and req.include_usage:
         body["stream_options"] = {"include_usage": True}
     return body
 
 
-def openai_message(msg: ChatMessage) -> dict[str, Any]:
+def openai_message(msg: ChatMessage, stand_ins: StandIns) -> dict[str, Any]:
     """A decoded message back in OpenAI form; plain text stays a plain string."""
     out = dict(msg.extra)
     out["role"] = msg.role
     if all(isinstance(p, Text) for p in msg.parts):
         out["content"] = msg.text if msg.parts or msg.role != "assistant" else None
         return out
-    out["content"] = [_openai_part(p) for p in msg.parts]
+    out["content"] = [_openai_part(p, stand_ins) for p in msg.parts]
     return out
 
 
-def _openai_part(part: Text | Image | Audio) -> dict[str, Any]:
+def _openai_part(part: Text | Image | Audio, stand_ins: StandIns) -> dict[str, Any]:
     if isinstance(part, Text):
         return {"type": "text", "text": part.text}
-    b64 = base64.b64encode(part.data).decode()
+    b64 = stand_ins.text(part.data)
     if isinstance(part, Image):
         return {"type": "image_url", "image_url": {"url": f"data:{part.mime};base64,{b64}"}}
     return {"type": "input_audio", "input_audio": {"data": b64, "format": part.format}}

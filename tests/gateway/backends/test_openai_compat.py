@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
-from gateway.backends.openai_compat import SSEDecoder, error_text, request_body
+from gateway.backends.openai_compat import SSEDecoder, encoded_body, error_text
 from gateway.types import Audio, BackendRequest, ChatMessage, Image, Text
 
 
@@ -34,7 +35,7 @@ def test_error_text_reads_every_recorded_shape(body: dict[str, object], text: st
     assert error_text(body) == text
 
 
-def test_request_body_rebuilds_openai_parts() -> None:
+async def test_the_body_rebuilds_openai_parts_with_the_media_spliced_in() -> None:
     req = BackendRequest(
         "google/gemma-4-e4b",
         [
@@ -45,7 +46,7 @@ def test_request_body_rebuilds_openai_parts() -> None:
         {"temperature": 0.5, "max_tokens": 9},
         include_usage=True,
     )
-    body = request_body(req, stream=True)
+    body = json.loads((await encoded_body(req, stream=True)).read())
     png, wav = base64.b64encode(b"png").decode(), base64.b64encode(b"wav").decode()
     assert body == {
         "model": "google/gemma-4-e4b",
@@ -63,4 +64,4 @@ def test_request_body_rebuilds_openai_parts() -> None:
             {"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]},
         ],
     }  # fmt: skip
-    assert "stream_options" not in request_body(req, stream=False)
+    assert "stream_options" not in json.loads((await encoded_body(req, stream=False)).read())
