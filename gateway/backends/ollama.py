@@ -51,6 +51,8 @@ class OllamaBackend(BackendBase):
             write=cfg.read_timeout_s,
             pool=cfg.connect_timeout_s,
         )
+        # With a transport of its own, httpx takes no proxy from the environment: the same
+        # as the aiohttp path, and every request goes through the splicing.
         self.client = ollama.AsyncClient(
             host=cfg.url, headers=headers, timeout=timeout, transport=SplicingTransport()
         )
