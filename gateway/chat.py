@@ -30,7 +30,7 @@ from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
 from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
 from gateway.sse import stream_response
-from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, REQUEST_ID
+from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from gateway.types import (
     AudioPart,
     BackendRequest,
@@ -72,8 +72,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         app, bool(has_media), prepare_media, planned.messages, app[CONFIG].preprocess
     )
     if has_media:
+        took = time.perf_counter() - started
+        app[METRICS].media_seconds.observe(took)
         log.debug("[%s] media prepared in %.1f ms: %s", request[REQUEST_ID],
-                  (time.perf_counter() - started) * 1000, prepared.plan)  # fmt: skip
+                  took * 1000, prepared.plan)  # fmt: skip
     return await forward(request, planned.req, prepared.messages, planned.decision, prepared.plan)
 
 
@@ -182,10 +184,13 @@ async def forward(
         try:
             async with backend.limiter.slot():
                 if req.stream:
-                    return await stream_response(request, backend.stream(breq), headers)
-                completion = await backend.chat(breq)
-            return web.json_response(completion, headers=headers)
+                    response = await stream_response(request, backend.stream(breq), headers)
+                else:
+                    response = web.json_response(await backend.chat(breq), headers=headers)
+            request.app[METRICS].routed.inc(model.id, model.backend, reason)
+            return response
         except RETRYABLE as e:
+            request.app[METRICS].backend_failures.inc(model.backend, e.code or "error")
             if isinstance(e, BackendUnavailable):
                 request.app[KEEPER].refresh_soon()
             log.warning("[%s] %s on %s failed before answering: %s",

@@ -31,7 +31,8 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.inventory import Inventory, Keeper
-from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, REQUEST_ID
+from gateway.metrics import Gauge, Metrics
+from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
 log = logging.getLogger("gateway")
@@ -51,6 +52,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         client_max_size=int(config.server.max_body_mb * 2**20),
     )
     app[CONFIG] = config.with_default_backends()
+    app[METRICS] = Metrics()
     if embedded_log is not None:
         app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
     app.cleanup_ctx.append(backends_ctx)
@@ -62,6 +64,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
             web.post("/v1/gateway/route", route_dry_run),
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
+            web.get("/metrics", metrics),
         ]
     )
     return app
@@ -120,12 +123,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
+    took = time.perf_counter() - started
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else "unmatched"
+    request.app[METRICS].http_requests.inc(request.method, path, str(response.status))
+    request.app[METRICS].http_seconds.observe(took, path)
     log.info(
         "%s %s %s %.1fms model=%s route=%s [%s]",
         request.method,
         request.path,
         response.status,
-        (time.perf_counter() - started) * 1000,
+        took * 1000,
         response.headers.get("X-Gateway-Model", "-"),
         response.headers.get("X-Gateway-Route", "-"),
         request_id,
@@ -146,7 +154,7 @@ def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
         )
     error = GatewayError(
         f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "
-        "POST /v1/gateway/route, GET /healthz and GET /readyz"
+        "POST /v1/gateway/route, GET /healthz, GET /readyz and GET /metrics"
     )
     error.status, error.type, error.code = e.status, "invalid_request_error", None
     return error
@@ -211,3 +219,28 @@ async def readyz(request: web.Request) -> web.Response:
         {"status": "not ready", "reason": snapshot.why_not_ready(), "backends": backends},
         status=503,
     )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text; open like the health probes (it names models, never content)."""
+    app = request.app
+    limiters = [(name, b.limiter) for name, b in app[BACKENDS].items()]
+    backends = app[KEEPER].snapshot.backends
+    gauges = [
+        Gauge("gateway_backend_in_flight", "Requests a backend is answering now.",
+              ("backend",), [((n,), lim.in_flight) for n, lim in limiters]),
+        Gauge("gateway_backend_queued", "Requests waiting for a backend's concurrency slot.",
+              ("backend",), [((n,), lim.waiting) for n, lim in limiters]),
+        Gauge("gateway_backend_up", "1 when the last inventory found the backend healthy.",
+              ("backend",), [((b.name,), float(b.healthy)) for b in backends]),
+        Gauge("gateway_backend_models", "Models a backend lists, and how many are loaded.",
+              ("backend", "state"),
+              [((b.name, state), sum(1 for m in b.models if m.loaded or state == "listed"))
+               for b in backends for state in ("listed", "loaded")]),
+        Gauge("gateway_inventory_age_seconds", "Seconds since the inventory was last taken.",
+              (), [((), time.monotonic() - app[KEEPER].snapshot.taken_at)]),
+    ]  # fmt: skip
+    return web.Response(
+        text=app[METRICS].render(gauges), content_type="text/plain", charset="utf-8",
+        headers={"Cache-Control": "no-store"},
+    )  # fmt: skip

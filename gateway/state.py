@@ -7,9 +7,11 @@ from aiohttp import web
 from gateway.backends import Backend
 from gateway.config import GatewayConfig
 from gateway.inventory import Keeper
+from gateway.metrics import Metrics
 
 CONFIG = web.AppKey("config", GatewayConfig)
 KEEPER = web.AppKey("keeper", Keeper)
 BACKENDS = web.AppKey("backends", dict[str, Backend])
 REQUEST_ID = web.RequestKey("request_id", str)
 MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
+METRICS = web.AppKey("metrics", Metrics)
