@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,24 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.children import EMULATORS, emulator  # noqa: E402
 from gateway.backends import build_backend  # noqa: E402
 from gateway.config import BackendConfig  # noqa: E402
 from gateway.types import BackendRequest, ChatMessage, Image, Text  # noqa: E402
 
-EMULATOR = """
-import asyncio, sys
-from tests.fakes.{module} import {cls}
-async def main():
-    emu = {cls}()
-    await emu.start()
-    print(emu.url, flush=True)
-    await asyncio.Event().wait()
-asyncio.run(main())
-"""
-KINDS = {  # kind -> (emulator module, class, model it serves)
-    "ollama": ("ollama_server", "OllamaEmulator", "gemma4"),
-    "openai": ("openai_server", "OpenAIEmulator", "google/gemma-4-26b-a4b"),
-}
 PART_BYTES = 30 * 16000 * 2 + 44  # as large as a 30 s clip of 16 kHz mono PCM_16 WAV
 
 
@@ -82,13 +68,8 @@ def main() -> None:
     args = ap.parse_args()
     print("| adapter | parts | body MB (base64) | longest loop stall ms | whole call ms |")
     print("|---|---:|---:|---:|---:|")
-    for kind, (module, cls, model) in KINDS.items():
-        code = EMULATOR.format(module=module, cls=cls)
-        emu = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True)  # fmt: skip
-        try:
-            assert emu.stdout is not None
-            url = emu.stdout.readline().strip()
+    for kind, (_, _, model) in EMULATORS.items():
+        with emulator(kind) as url:
             for parts in (1, 5, 20):
                 runs = [
                     asyncio.run(longest_stall(kind, url, model, parts)) for _ in range(args.runs)
@@ -96,9 +77,6 @@ def main() -> None:
                 stall, took = max(r[0] for r in runs), min(r[1] for r in runs)
                 mb = parts * PART_BYTES * 4 / 3 / 1e6
                 print(f"| {kind} | {parts} | {mb:.1f} | {stall:.1f} | {took:.0f} |")
-        finally:
-            emu.kill()
-            emu.wait()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ with it the loop, changes hands.
 
 A stand-in is the base64 text of 18 random bytes: it needs no JSON escaping, is itself
 valid base64, and cannot be guessed, so finding it in a body finds that part. ollama-python
-builds its body itself from the bytes it is handed; `SplicingTransport` swaps the media in
-below it, as the request is sent, for the request whose media `sending()` has set.
+builds its body itself from the bytes it is handed; its transport calls `spliced()` as the
+request is sent, which swaps in the media of the request that `sending()` has set.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-
-import httpx
 
 SLICE_BYTES = 3 * 2**18  # 768 KiB, a multiple of 3: base64 of the slices concatenates
 
@@ -89,22 +87,7 @@ def sending(stand_ins: StandIns) -> Iterator[None]:
         _SENDING.reset(reset)
 
 
-class SplicingTransport(httpx.AsyncBaseTransport):
-    """httpx's own transport, with the media of the request being sent spliced in."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self.inner = inner or httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if (stand_ins := _SENDING.get()) is not None and stand_ins.media:
-            body = await request.aread()
-            spliced = await splice(body, stand_ins.media)
-            if spliced is not body:
-                headers = request.headers.copy()
-                del headers["Content-Length"]
-                request = httpx.Request(request.method, request.url, headers=headers,
-                                        content=spliced, extensions=request.extensions)  # fmt: skip
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+async def spliced(body: bytes) -> bytes:
+    """`body` with the media of the request being sent (see `sending`) spliced in."""
+    stand_ins = _SENDING.get()
+    return await splice(body, stand_ins.media) if stand_ins is not None else body

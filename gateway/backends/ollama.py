@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import ollama
 
+from gateway.backends.aiohttp_transport import AiohttpTransport
 from gateway.backends.base import BackendBase
-from gateway.backends.media_body import SplicingTransport, StandIns, sending
+from gateway.backends.media_body import StandIns, sending
 from gateway.backends.ollama_format import (
     ChunkTranslator,
     completion_from_ollama,
@@ -52,9 +53,9 @@ class OllamaBackend(BackendBase):
             pool=cfg.connect_timeout_s,
         )
         # With a transport of its own, httpx takes no proxy from the environment: the same
-        # as the aiohttp path, and every request goes through the splicing.
+        # as on the OpenAI-compatible path.
         self.client = ollama.AsyncClient(
-            host=cfg.url, headers=headers, timeout=timeout, transport=SplicingTransport()
+            host=cfg.url, headers=headers, timeout=timeout, transport=AiohttpTransport()
         )
         self._shown: dict[str, ollama.ShowResponse] = {}
 

@@ -1,0 +1,60 @@
+"""Servers the benchmarks run as child processes, so their CPU is not the measured loop's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_EMULATOR = """
+import asyncio, sys
+from tests.fakes.{module} import {cls}
+async def main():
+    emu = {cls}()
+    emu.reply_tokens = ["tok"] * int(sys.argv[1]) if int(sys.argv[1]) else emu.reply_tokens
+    emu.received = _Forgetful()  # a benchmark sends far more requests than a test
+    await emu.start()
+    print(emu.url, flush=True)
+    await asyncio.Event().wait()
+class _Forgetful(list):
+    def append(self, item): pass
+asyncio.run(main())
+"""
+EMULATORS = {  # backend kind -> (module, class, a model it serves)
+    "ollama": ("ollama_server", "OllamaEmulator", "gemma4"),
+    "openai": ("openai_server", "OpenAIEmulator", "google/gemma-4-26b-a4b"),
+}
+
+
+@contextmanager
+def emulator(kind: str, reply_tokens: int = 0) -> Iterator[str]:
+    """An Ollama or OpenAI-compatible emulator in a child process; yields its URL.
+    `reply_tokens` > 0 makes every answer that many chunks long."""
+    module, cls, _ = EMULATORS[kind]
+    code = _EMULATOR.format(module=module, cls=cls)
+    yield from _child([sys.executable, "-c", code, str(reply_tokens)], "http://")
+
+
+@contextmanager
+def gateway(config: Path) -> Iterator[str]:
+    """`gateway up --config CONFIG` in a child process (its config should say port 0)."""
+    yield from _child([sys.executable, "-m", "gateway", "up", "--config", str(config)],
+                      "gateway listening on ", stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def _child(cmd: list[str], marker: str, stderr: int | None = None) -> Iterator[str]:
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if marker in line:
+                yield "http://" + line.split("http://", 1)[1].strip()
+                return
+        raise RuntimeError(f"{cmd[:3]} exited before printing its URL")
+    finally:
+        proc.kill()
+        proc.wait()

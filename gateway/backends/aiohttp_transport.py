@@ -1,0 +1,89 @@
+"""An httpx transport that sends over aiohttp, for the official `ollama` client.
+
+ollama-python keeps building its requests and parsing the answers; only the connection
+pool below it changes. httpcore's pool walks every pooled connection, polling its socket,
+for each request: through the gateway at 16 requests in flight that made the Ollama path
+5x slower than the aiohttp-based OpenAI path (bench/bench_proxy.py, docs/benchmarks.md).
+Media are spliced into the body here too (see media_body), off the event loop.
+
+Timeouts come from the request as httpx sets them (connect, read); aiohttp's failures
+become the httpx exceptions the client and the adapter already handle.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx
+
+from gateway.backends.media_body import spliced
+
+_NOT_FORWARDED = frozenset({"content-length", "host", "transfer-encoding"})  # aiohttp sets them
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:  # made on first use, inside the running loop
+            # httpx decodes content-encodings itself: hand it the bytes as sent.
+            self._session = aiohttp.ClientSession(auto_decompress=False)
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        limits = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
+        )
+        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+        body = io.BytesIO(await spliced(await request.aread()))  # bytes: aiohttp would warn
+        with _as_httpx_errors(request):
+            response = await self.session.request(
+                request.method, str(request.url), data=body, headers=headers,
+                timeout=timeout, allow_redirects=False,
+            )  # fmt: skip
+        return httpx.Response(
+            response.status,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
+            stream=_Body(response, request),
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response, self._request = response, request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors(self._request):
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+
+    async def aclose(self) -> None:
+        # A finished answer has already gone back to the pool; an unfinished one (the
+        # client went away) closes its connection, which is how Ollama learns to stop.
+        self._response.close()
+
+
+@contextmanager
+def _as_httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """aiohttp's failures as the httpx exceptions ollama-python and the adapter handle."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as e:
+        raise httpx.ConnectTimeout(str(e) or "connect timed out", request=request) from e
+    except TimeoutError as e:  # aiohttp's ServerTimeoutError: no bytes within sock_read
+        raise httpx.ReadTimeout(str(e) or "read timed out", request=request) from e
+    except aiohttp.ClientConnectorError as e:
+        raise httpx.ConnectError(str(e), request=request) from e
+    except aiohttp.ClientError as e:
+        raise httpx.ReadError(str(e) or type(e).__name__, request=request) from e
