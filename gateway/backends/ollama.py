@@ -60,7 +60,7 @@ class OllamaBackend(BackendBase):
         self._shown: dict[str, ollama.ShowResponse] = {}
 
     async def chat(self, req: BackendRequest) -> Completion:
-        stand_ins = StandIns()  # media reach the body in media_body's transport, off the loop
+        stand_ins = StandIns()  # the transport splices the media in, off the loop
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         with self._errors(), sending(stand_ins):
             async with asyncio.timeout(self.cfg.first_byte_timeout_s):
