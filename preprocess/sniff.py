@@ -2,8 +2,8 @@
 
 FFmpeg follows references in some formats (HLS playlists, concat lists, SDP, DASH and IMF
 manifests) to other files and sockets, and would happily open audio or a still image as a
-one-frame "video". These are refused from their first bytes; truncated MP4/MOV/AVI files are
-refused from their own structure.
+one-frame "video". These are refused from their first bytes; truncated MP4/MOV, AVI and
+Matroska/WebM files are refused from their own structure.
 """
 
 from __future__ import annotations
@@ -85,11 +85,12 @@ _ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot
 
 
 def _cut_short(data: bytes) -> str | None:
-    """Why an MP4/MOV or AVI is shorter than its own structure says, or None.
+    """Why an MP4/MOV, AVI or Matroska/WebM file is shorter than its structure says, or None.
 
     MP4/MOV: a top-level box that runs past the end (a faststart file cut in half still opens
     and decodes its first part; FFmpeg only logs "partial file"). AVI: the RIFF size.
-    Other containers are not checked here: their cut files decode up to the cut.
+    Matroska/WebM: the Segment size, when it is written; live recordings (a browser's
+    MediaRecorder) leave it "unknown", and such files decode up to wherever they end.
     """
     n = len(data)
     if data[4:8] in _ISO_FIRST_BOXES:
@@ -114,7 +115,41 @@ def _cut_short(data: bytes) -> str | None:
         (size,) = struct.unpack_from("<I", data, 4)
         if size + 8 > n:
             return f"its RIFF header says {size + 8} bytes but it has {n}"
+    if data[:4] == _EBML:
+        return _matroska_cut_short(data)
     return None
+
+
+_EBML, _SEGMENT = b"\x1a\x45\xdf\xa3", b"\x18\x53\x80\x67"  # element IDs
+
+
+def _matroska_cut_short(data: bytes) -> str | None:
+    header = _ebml_size(data, 4)
+    if header is None:
+        return None
+    at = 4 + header[1] + header[0]  # the Segment follows the EBML header
+    segment = _ebml_size(data, at + 4) if data[at : at + 4] == _SEGMENT else None
+    if segment is None or segment[2]:
+        return None  # not the layout we know, or a size left unknown: nothing to compare
+    size, length, _ = segment
+    if (end := at + 4 + length + size) > len(data):
+        return f"its Segment needs {end} bytes but the file has {len(data)}"
+    return None
+
+
+def _ebml_size(data: bytes, pos: int) -> tuple[int, int, bool] | None:
+    """(value, byte length, unknown) of the EBML variable-length size at `pos`.
+
+    >>> _ebml_size(bytes([0x42, 0x86]), 0), _ebml_size(bytes([0x01] + [0xFF] * 7), 0)
+    ((646, 2, False), (72057594037927935, 8, True))
+    """
+    if pos >= len(data) or data[pos] == 0:
+        return None
+    length = 9 - data[pos].bit_length()
+    if pos + length > len(data):
+        return None
+    value = int.from_bytes(data[pos : pos + length], "big") & ((1 << (7 * length)) - 1)
+    return value, length, value == (1 << (7 * length)) - 1
 
 
 def refuse_non_video(data: bytes, param: str | None) -> None:

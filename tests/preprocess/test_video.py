@@ -242,6 +242,8 @@ def bad_inputs(media: Path, source: Path, ffmpeg: Callable[..., None]) -> dict[s
     h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
     ffmpeg(*test_src, *h264, media / "moov-end.mp4")
     ffmpeg(*test_src, *h264, "-movflags", "+faststart", media / "moov-start.mp4")
+    ffmpeg(*test_src, *h264, media / "whole.mkv")
+    ffmpeg(*test_src, "-c:v", "libvpx", "-deadline", "realtime", media / "whole.webm")
     ffmpeg("-f", "lavfi", "-i", "sine=duration=1", media / "tone.wav")
     ffmpeg("-f", "lavfi", "-i", "sine=duration=1", media / "tone.mp3")
     moov_end = (media / "moov-end.mp4").read_bytes()
@@ -267,6 +269,8 @@ def bad_inputs(media: Path, source: Path, ffmpeg: Callable[..., None]) -> dict[s
         "cut moov at end": moov_end[: len(moov_end) // 2],
         "cut faststart": moov_start[: len(moov_start) // 2],
         "cut avi": source.read_bytes()[:-1000],
+        "cut mkv": (media / "whole.mkv").read_bytes()[:-1000],
+        "cut webm": (media / "whole.webm").read_bytes()[:-1000],
         "no decodable frames": _zero_mdat(moov_end),
         "frames too large": _write(media / "wide.avi", "MJPG", 5, 1, (8200, 16)).read_bytes(),
     }
@@ -291,6 +295,8 @@ def bad_inputs(media: Path, source: Path, ffmpeg: Callable[..., None]) -> dict[s
         ("cut moov at end", "truncated.*'mdat' box"),
         ("cut faststart", "truncated.*'mdat' box"),
         ("cut avi", "truncated.*RIFF"),
+        ("cut mkv", "truncated.*Segment needs"),
+        ("cut webm", "truncated.*Segment needs"),
         ("no decodable frames", "no decodable frames"),
         ("frames too large", "8200x16"),
     ],
@@ -299,3 +305,15 @@ def test_bad_input_is_refused(bad_inputs: dict[str, bytes], kind: str, says: str
     with pytest.raises(InvalidMedia, match=says) as err:
         video_stills(bad_inputs[kind], param=PARAM)
     assert err.value.param == PARAM
+
+
+def test_a_live_recorded_webm_cut_short_gives_the_stills_before_the_cut(media: Path) -> None:
+    """A browser's MediaRecorder (like ffmpeg writing to a pipe) leaves the Segment size
+    unknown: nothing says where the file should end, so what is there is used."""
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+           f"testsrc2=size={W}x{H}:rate=10", "-t", "4", "-c:v", "libvpx", "-deadline",
+           "realtime", "-g", "10", "-f", "webm", "pipe:1"]  # fmt: skip
+    live = subprocess.run(cmd, check=True, capture_output=True, timeout=60).stdout
+    whole = video_stills(live)
+    cut = video_stills(live[: len(live) * 2 // 3])
+    assert len(whole.stills) == 4 and 1 <= len(cut.stills) < 4
