@@ -28,6 +28,7 @@ from gateway.errors import (
 from gateway.fetch import fetch_media
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
+from gateway.isolation import Limits, run_isolated
 from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
 from gateway.sse import stream_response
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
@@ -68,7 +69,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     app, planned = request.app, await plan(request)
     has_media = planned.inspection.modalities - {Modality.TEXT}
     started = time.perf_counter()
-    prepared = await blocking(
+    prepared = await decoding(
         app, bool(has_media), prepare_media, planned.messages, app[CONFIG].preprocess
     )
     if has_media:
@@ -96,7 +97,7 @@ async def plan(request: web.Request) -> Planned:
     req = await blocking(app, big, parse_chat_request, body)
     fetched = await fetch_remote(req, config)
     heavy = big or bool(fetched) or _has_timed_media(req)
-    messages, inspection = await blocking(app, heavy, decode_and_inspect, req, config, fetched)
+    messages, inspection = await decoding(app, heavy, decode_and_inspect, req, config, fetched)
     wish = Wish(
         model=request.headers.get("X-Gateway-Model") or req.model,
         backend=request.headers.get("X-Gateway-Backend"),
@@ -117,6 +118,16 @@ async def blocking(app: web.Application, heavy: bool, fn: Callable[..., T], *arg
     if not heavy:
         return fn(*args)
     return await asyncio.get_running_loop().run_in_executor(app[MEDIA_POOL], fn, *args)
+
+
+async def decoding(app: web.Application, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+    """Run media decoding `fn` in a child process (see `isolation`) when there is media to
+    decode, waited for from the media pool; inline when there is nothing heavy."""
+    if not heavy:
+        return fn(*args)
+    media = app[CONFIG].preprocess
+    limits = Limits(media.decode_memory_mb, media.decode_timeout_s)
+    return await blocking(app, True, run_isolated, limits, fn, *args)
 
 
 async def fetch_remote(req: ChatRequest, config: GatewayConfig) -> Fetched:

@@ -97,6 +97,8 @@ class PreprocessConfig(_Section):
     remote_max_mb: float = Field(default=32, gt=0)
     remote_timeout_s: float = Field(default=15, gt=0)
     workers: int = Field(default=2, ge=1)
+    decode_memory_mb: int = Field(default=2048, ge=64)
+    decode_timeout_s: float = Field(default=120, gt=0)
 
 
 class ModelEntry(_Section):

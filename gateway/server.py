@@ -31,6 +31,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.inventory import Inventory, Keeper
+from gateway.isolation import start_forkserver
 from gateway.metrics import Gauge, Metrics
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
@@ -78,11 +79,12 @@ async def embedded_ctx(app: web.Application, log_file: Path) -> AsyncIterator[No
 
 
 async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Decoding runs here, off the event loop; the pool's size bounds the CPU and memory
-    media can take at once (`preprocess.workers`)."""
+    """Decoding runs from here, off the event loop (in child processes: `isolation`); the
+    pool's size bounds the CPU and memory media can take at once (`preprocess.workers`)."""
     workers = app[CONFIG].preprocess.workers
     with ThreadPoolExecutor(workers, thread_name_prefix="media") as pool:
         app[MEDIA_POOL] = pool
+        await asyncio.get_running_loop().run_in_executor(pool, start_forkserver)
         yield
 
 

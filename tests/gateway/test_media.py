@@ -20,6 +20,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
+from gateway.isolation import run_isolated
 from gateway.state import MEDIA_POOL
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
@@ -222,16 +223,17 @@ async def test_openai_backends_get_input_audio_wav_clips_for_models_that_hear(
 async def test_a_slow_video_does_not_stall_other_requests(
     gateway: TestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Decoding runs in the media pool: while the video's decode is held there, the loop
-    still answers health probes. (Were the decode on the loop, the probes would never run
-    and the test would time out; no wall-clock is involved.)"""
+    """Decoding runs from the media pool (in child processes): while the video's decode is
+    held there, the loop still answers health probes. (Were the decode on the loop, the
+    probes would never run and the test would time out; no wall-clock is involved.)"""
     pool = gateway.app[MEDIA_POOL]
     held, release = threading.Event(), threading.Event()
     submitted: list[str] = []
     submit = pool.submit
 
     def gated(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        submitted.append(fn.__name__)
+        assert fn is run_isolated  # args: (limits, the decoding function, its arguments...)
+        submitted.append(args[1].__name__)
 
         def run() -> Any:
             held.set()

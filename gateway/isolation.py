@@ -1,0 +1,121 @@
+"""Media decoding in a child process, with a memory budget and a time limit.
+
+FFmpeg, Pillow and libsndfile parse bytes a client chose. In a thread, a decoder that
+crashes takes the gateway down, one that allocates gigabytes takes the machine's memory (a
+750 KB MP4 declaring 16000x16000 frames made FFmpeg allocate 590 MB just to open it), and
+one that never returns holds its worker forever. In a child each of these ends the child:
+its request gets a 4xx and everything else goes on. The child's address space is capped
+(`preprocess.decode_memory_mb` above what the decoders' libraries take when loaded) and it
+is killed after `preprocess.decode_timeout_s`.
+
+Children fork from a forkserver that imported the decoders once, so one starts in a few
+milliseconds rather than the second cv2 takes to import. As with any multiprocessing child,
+each one imports the main module too: a script that starts a gateway must guard its main
+code with `if __name__ == "__main__":` (`python -m gateway` does). The blocking
+`run_isolated` is called from the media thread pool, whose size still bounds how many run
+at once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+import pickle
+import resource
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from gateway.errors import GatewayError
+from preprocess.errors import InvalidMedia, MediaTooLarge
+
+T = TypeVar("T")
+
+# What children need imported; loaded once into the forkserver.
+PRELOAD = ["gateway.chat", "preprocess.parts"]
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(PRELOAD)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    memory_mb: int
+    timeout_s: float
+
+
+def start_forkserver() -> None:
+    """Start the forkserver now (it imports the decoders) rather than on the first media."""
+    multiprocessing.forkserver.ensure_running()
+
+
+def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
+    """Blocking: `fn(*args)` in a fresh child process; its result, or its exception raised
+    here. `fn` and the arguments travel by pickle, so `fn` must be importable by name."""
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    child = _CONTEXT.Process(target=_child, args=(send, limits.memory_mb, fn, args), daemon=True)
+    child.start()
+    send.close()  # the child holds the other end: its exit is our EOF
+    try:
+        if not receive.poll(limits.timeout_s):
+            raise InvalidMedia(
+                f"decoding the media took over {limits.timeout_s:g}s "
+                "(preprocess.decode_timeout_s): send shorter or smaller media"
+            )
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            child.join()
+            raise _died(child.exitcode) from None
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+def _child(send: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    limit = _address_space() + memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        result: tuple[bool, Any] = (True, fn(*args))
+    except MemoryError:
+        result = (False, _too_much_memory(memory_mb))
+    except Exception as e:  # noqa: BLE001 - every failure goes back to be raised there
+        result = (False, e)
+    try:
+        send.send(result)
+    except MemoryError:
+        send.send((False, _too_much_memory(memory_mb)))
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        send.send((False, RuntimeError(f"unpicklable result from {fn.__name__}: {e!r}")))
+
+
+def _died(exitcode: int | None) -> Exception:
+    """A child that exited without answering: killed by a signal while decoding (the input's
+    doing), or failed to start at all (ours)."""
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return InvalidMedia(
+            f"the media decoder crashed on this input ({name}): the file is malformed; re-encode it"
+        )
+    return GatewayError(f"the media decoding process exited with code {exitcode} before "
+                        "answering; see the gateway's log")  # fmt: skip
+
+
+def _too_much_memory(memory_mb: int) -> MediaTooLarge:
+    return MediaTooLarge(
+        f"decoding the media needs more than preprocess.decode_memory_mb ({memory_mb} MiB): "
+        "send smaller media"
+    )
+
+
+def _address_space() -> int:
+    """This process's current virtual size: the loaded libraries the budget comes on top of."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()

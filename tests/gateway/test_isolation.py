@@ -1,0 +1,67 @@
+"""Decoding in a child: results and errors come back; crashes, memory blow-ups and hangs
+end the child only."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.isolation import Limits, run_isolated
+from preprocess.errors import InvalidMedia, MediaTooLarge
+
+LIMITS = Limits(memory_mb=256, timeout_s=30)
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def refuse(param: str) -> None:
+    raise InvalidMedia("not a video", param)
+
+
+def crash() -> None:
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def allocate(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))
+
+
+def hang(pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def test_the_result_comes_back() -> None:
+    assert run_isolated(LIMITS, add, 2, 3) == 5
+
+
+def test_an_error_comes_back_whole() -> None:
+    with pytest.raises(InvalidMedia, match="not a video") as err:
+        run_isolated(LIMITS, refuse, "messages[0].content[1]")
+    assert err.value.param == "messages[0].content[1]" and err.value.status == 400
+
+
+def test_a_crash_is_a_400_and_the_next_call_works() -> None:
+    with pytest.raises(InvalidMedia, match="crashed"):
+        run_isolated(LIMITS, crash)
+    assert run_isolated(LIMITS, add, 1, 1) == 2
+
+
+def test_memory_over_the_budget_is_a_413() -> None:
+    assert run_isolated(LIMITS, allocate, 64) == 64 * 2**20  # within the budget
+    with pytest.raises(MediaTooLarge, match="decode_memory_mb \\(256 MiB\\)"):
+        run_isolated(LIMITS, allocate, 512)
+
+
+def test_a_hang_is_killed_at_the_time_limit(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    with pytest.raises(InvalidMedia, match="took over 1s"):
+        run_isolated(Limits(memory_mb=256, timeout_s=1), hang, str(pid_file))
+    with pytest.raises(ProcessLookupError):  # the child is gone, not left sleeping
+        os.kill(int(pid_file.read_text()), 0)
