@@ -126,6 +126,18 @@ def _header_seconds(cap: cv2.VideoCapture) -> float | None:
     return None
 
 
+@contextlib.contextmanager
+def _memory_errors() -> Iterator[None]:
+    """OpenCV reports a failed allocation as cv2.error (StsNoMem); Python's word is MemoryError."""
+    try:
+        yield
+    except cv2.error as e:
+        if e.code == cv2.Error.StsNoMem:
+            raise MemoryError(str(e)) from e
+        raise
+
+
+@_memory_errors()
 def video_seconds(data: bytes, param: str | None = None) -> float | None:
     """Duration from the container's header (frame count / fps), None when it lacks one.
 
@@ -258,6 +270,7 @@ def _decode(
         target = (math.floor(t / step + _EPS) + 1) * step
 
 
+@_memory_errors()
 def video_stills(
     data: bytes,
     *,
@@ -277,8 +290,10 @@ def video_stills(
 
     InvalidMedia (with `param`) for empty bytes, text payloads (HLS playlists, concat lists,
     SDP, any text), audio or still images given as video, what FFmpeg cannot open, frames
-    above 8192 px a side, MP4/MOV/AVI files cut short of their own structure (an mkv/webm
-    cut short yields the stills before the cut), no decodable frames.
+    above 8192 px a side, MP4/MOV, AVI and Matroska/WebM files cut short of their own
+    structure (a live-recorded WebM with its size left unknown yields the stills before the
+    cut), no decodable frames. MemoryError when memory runs out (OpenCV's own error for it
+    included), so a caller with a budget can tell it apart.
     """
     if not fps > 0 or not max_seconds > 0 or max_side < 1 or not 0 <= quality <= 100:
         raise ValueError("fps and max_seconds must be > 0, max_side >= 1, quality 0..100")

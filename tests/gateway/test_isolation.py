@@ -8,10 +8,13 @@ import os
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from gateway.isolation import Limits, run_isolated
 from preprocess.errors import InvalidMedia, MediaTooLarge
+from preprocess.video import _memory_errors
 
 LIMITS = Limits(memory_mb=256, timeout_s=30)
 
@@ -30,6 +33,11 @@ def crash() -> None:
 
 def allocate(megabytes: int) -> int:
     return len(bytearray(megabytes * 2**20))
+
+
+def opencv_allocates(side: int) -> None:
+    with _memory_errors():  # as video_stills does
+        cv2.resize(np.zeros((8, 8), np.uint8), (side, side))
 
 
 def hang(pid_file: str) -> None:
@@ -57,6 +65,12 @@ def test_memory_over_the_budget_is_a_413() -> None:
     assert run_isolated(LIMITS, allocate, 64) == 64 * 2**20  # within the budget
     with pytest.raises(MediaTooLarge, match="decode_memory_mb \\(256 MiB\\)"):
         run_isolated(LIMITS, allocate, 512)
+
+
+def test_opencv_out_of_memory_is_a_413_too() -> None:
+    """OpenCV says cv2.error (StsNoMem), not MemoryError; the video functions translate."""
+    with pytest.raises(MediaTooLarge):
+        run_isolated(LIMITS, opencv_allocates, 60_000)  # 3.4 GiB
 
 
 def test_a_hang_is_killed_at_the_time_limit(tmp_path: Path) -> None:
