@@ -80,8 +80,7 @@ def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
 
 
 def _child(send: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    limit = _address_space() + memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _cap_address_space(memory_mb)
     try:
         result: tuple[bool, Any] = (True, fn(*args))
     except MemoryError:
@@ -115,7 +114,17 @@ def _too_much_memory(memory_mb: int) -> MediaTooLarge:
     )
 
 
-def _address_space() -> int:
-    """This process's current virtual size: the loaded libraries the budget comes on top of."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * resource.getpagesize()
+def _cap_address_space(memory_mb: int) -> None:
+    """Cap this process's address space at what it maps now (the loaded libraries) plus the
+    budget. Linux only: elsewhere (no /proc, or RLIMIT_AS not enforced, as on macOS) the
+    child still isolates crashes and hangs, but its memory is not capped."""
+    try:
+        with open("/proc/self/statm") as f:
+            mapped = int(f.read().split()[0]) * resource.getpagesize()
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = mapped + memory_mb * 2**20
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (OSError, ValueError):
+        pass
