@@ -41,7 +41,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.get("connect"), sock_read=limits.get("read")
         )
-        headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _NOT_FORWARDED]
+        headers = [(k, v) for k, v in request.headers.multi_items() if k not in _NOT_FORWARDED]
         body = io.BytesIO(await spliced(await request.aread()))  # bytes: aiohttp would warn
         with _as_httpx_errors(request):
             response = await self.session.request(
