@@ -254,3 +254,19 @@ async def test_a_slow_video_does_not_stall_other_requests(
     release.set()
     assert (await chat)[0] == 200
     assert submitted == ["decode_and_inspect", "prepare_media"]
+
+
+async def test_media_over_the_decoding_memory_budget_is_a_413_and_the_gateway_goes_on(
+    ollama: OllamaEmulator, make_gateway: MakeGateway
+) -> None:
+    """5000x5000 RGB decodes to 75 MB: over a 64 MiB budget the child fails, not the gateway."""
+    gateway = await make_gateway(
+        backend("ollama", "ollama", ollama.url), preprocess={"decode_memory_mb": 64}
+    )
+    big = io.BytesIO()
+    Image.new("RGB", (5000, 5000)).save(big, "PNG")
+    status, _, body = await post_chat(gateway, {"messages": user(image_part(big.getvalue()))})
+    assert status == 413 and "decode_memory_mb (64 MiB)" in body["error"]["message"]
+    small = io.BytesIO()
+    Image.new("RGB", (500, 500)).save(small, "PNG")
+    assert (await post_chat(gateway, {"messages": user(image_part(small.getvalue()))}))[0] == 200
