@@ -39,6 +39,7 @@ from gateway.types import (
     ChatRequest,
     Modality,
     ModelInfo,
+    TextPart,
     VideoPart,
 )
 from preprocess.parts import Fetched, expand_messages, prepare_media, remote_urls
@@ -96,8 +97,11 @@ async def plan(request: web.Request) -> Planned:
     big = len(body) >= INLINE_DECODE_BYTES  # validating 50 MB of JSON takes ~70 ms
     req = await blocking(app, big, parse_chat_request, body)
     fetched = await fetch_remote(req, config)
-    heavy = big or bool(fetched) or _has_timed_media(req)
-    messages, inspection = await decoding(app, heavy, decode_and_inspect, req, config, fetched)
+    kinds = _part_kinds(req)
+    heavy = big or bool(fetched) or bool(kinds & {AudioPart, VideoPart})
+    # Only decoders need a child process; a long text-only body needs just a thread.
+    run = decoding if kinds - {TextPart} else blocking
+    messages, inspection = await run(app, heavy, decode_and_inspect, req, config, fetched)
     wish = Wish(
         model=request.headers.get("X-Gateway-Model") or req.model,
         backend=request.headers.get("X-Gateway-Backend"),
@@ -152,13 +156,9 @@ def decode_and_inspect(
     return messages, inspect(messages, req.output_tokens, config.routing, config.preprocess)
 
 
-def _has_timed_media(req: ChatRequest) -> bool:
-    return any(
-        isinstance(p, AudioPart | VideoPart)
-        for m in req.messages
-        if isinstance(m.content, list)
-        for p in m.content
-    )
+def _part_kinds(req: ChatRequest) -> set[type]:
+    """The content part classes the request uses (TextPart, ImagePart, ...)."""
+    return {type(p) for m in req.messages if isinstance(m.content, list) for p in m.content}
 
 
 async def decide(app: web.Application, need: Need, wish: Wish) -> RouteDecision:
