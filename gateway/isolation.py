@@ -33,8 +33,9 @@ from preprocess.errors import InvalidMedia, MediaTooLarge
 
 T = TypeVar("T")
 
-# What children need imported; loaded once into the forkserver.
-PRELOAD = ["gateway.chat", "preprocess.parts"]
+# What children need imported, loaded once into the forkserver; gateway.cli too, because
+# each child re-runs the main script (the `gateway` console script imports it).
+PRELOAD = ["gateway.cli", "gateway.chat", "preprocess.parts"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(PRELOAD)
