@@ -23,9 +23,11 @@ import multiprocessing.forkserver
 import pickle
 import resource
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from gateway.errors import GatewayError
@@ -39,6 +41,8 @@ PRELOAD = ["gateway.cli", "gateway.chat", "preprocess.parts"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(PRELOAD)
+_RUNNING: set[BaseProcess] = set()
+_RUNNING_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,15 @@ def start_forkserver() -> None:
     multiprocessing.forkserver.ensure_running()
 
 
+def kill_children() -> None:
+    """Kill every decoding child still running. For shutdown, once requests have been
+    answered or cancelled: the threads waiting on them are then free at once."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for child in running:
+        child.kill()
+
+
 def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
     """Blocking: `fn(*args)` in a fresh child process; its result, or its exception raised
     here. `fn` and the arguments travel by pickle, so `fn` must be importable by name."""
@@ -59,6 +72,8 @@ def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
     child = _CONTEXT.Process(target=_child, args=(send, limits.memory_mb, fn, args), daemon=True)
     child.start()
     send.close()  # the child holds the other end: its exit is our EOF
+    with _RUNNING_LOCK:
+        _RUNNING.add(child)
     try:
         if not receive.poll(limits.timeout_s):
             raise InvalidMedia(
@@ -71,6 +86,8 @@ def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
             child.join()
             raise _died(child.exitcode) from None
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(child)
         receive.close()
         if child.is_alive():
             child.kill()
@@ -98,7 +115,13 @@ def _child(send: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple
 
 def _died(exitcode: int | None) -> Exception:
     """A child that exited without answering: killed by a signal while decoding (the input's
-    doing), or failed to start at all (ours)."""
+    doing, or the system's out-of-memory killer, or the gateway stopping), or failed to
+    start at all (ours)."""
+    if exitcode == -signal.SIGKILL:
+        return InvalidMedia(
+            "the media decoder was killed (SIGKILL: the system ran out of memory, or the "
+            "gateway is stopping); send smaller media"
+        )
     if exitcode is not None and exitcode < 0:
         name = signal.Signals(-exitcode).name
         return InvalidMedia(

@@ -31,7 +31,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.inventory import Inventory, Keeper
-from gateway.isolation import start_forkserver
+from gateway.isolation import kill_children, start_forkserver
 from gateway.metrics import Gauge, Metrics
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
@@ -86,6 +86,7 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
         app[MEDIA_POOL] = pool
         await asyncio.get_running_loop().run_in_executor(pool, start_forkserver)
         yield
+        kill_children()  # requests are over by now; don't wait out their decodes
 
 
 async def backends_ctx(app: web.Application) -> AsyncIterator[None]:

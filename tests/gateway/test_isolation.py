@@ -6,13 +6,14 @@ from __future__ import annotations
 import ctypes
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from gateway.isolation import Limits, run_isolated
+from gateway.isolation import Limits, kill_children, run_isolated
 from preprocess.errors import InvalidMedia, MediaTooLarge
 from preprocess.video import _memory_errors
 
@@ -79,3 +80,14 @@ def test_a_hang_is_killed_at_the_time_limit(tmp_path: Path) -> None:
         run_isolated(Limits(memory_mb=256, timeout_s=1), hang, str(pid_file))
     with pytest.raises(ProcessLookupError):  # the child is gone, not left sleeping
         os.kill(int(pid_file.read_text()), 0)
+
+
+def test_kill_children_frees_a_waiting_thread_at_once(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(run_isolated, Limits(256, 600), hang, str(pid_file))
+        while not pid_file.exists() or not pid_file.read_text():
+            time.sleep(0.01)
+        kill_children()
+        with pytest.raises(InvalidMedia, match="SIGKILL"):
+            waiting.result(timeout=30)
