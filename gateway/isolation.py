@@ -19,7 +19,6 @@ at once.
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.forkserver
 import pickle
 import resource
 import signal
@@ -52,8 +51,9 @@ class Limits:
 
 
 def start_forkserver() -> None:
-    """Start the forkserver now (it imports the decoders) rather than on the first media."""
-    multiprocessing.forkserver.ensure_running()
+    """Start the forkserver and wait until it can fork (it imports the decoders first, about
+    half a second), so the first media request does not pay for it."""
+    run_isolated(Limits(memory_mb=64, timeout_s=60), int)
 
 
 def kill_children() -> None:
