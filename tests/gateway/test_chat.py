@@ -4,19 +4,17 @@ media), the explanation headers, and failover before the first byte."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from PIL import Image
 
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
-from tests.media import wav
+from tests.media import png_data_url, wav
 
 SEEING = ("completion", "vision")
 FAMILY = [
@@ -165,10 +163,7 @@ async def test_images_count_at_the_configured_budget(
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), routing={"image_tokens": 1000}
     )
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(buf, "PNG")
-    png = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-    content = [{"type": "image_url", "image_url": {"url": png}}] * 3
+    content = [{"type": "image_url", "image_url": {"url": png_data_url()}}] * 3
     _, plain, _ = await post_chat(gateway, {"messages": USER})
     _, headers, _ = await post_chat(gateway, {"messages": [{"role": "user", "content": content}]})
     images = int(headers["X-Gateway-Tokens-Estimate"]) - int(plain["X-Gateway-Tokens-Estimate"])

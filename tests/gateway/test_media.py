@@ -25,7 +25,7 @@ from gateway.state import MEDIA_POOL
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
-from tests.media import png_claiming, wav
+from tests.media import png, png_claiming, wav
 
 
 def make_video(path: Path, seconds: float, fps: int = 5, size: tuple[int, int] = (64, 48)) -> bytes:
@@ -263,10 +263,6 @@ async def test_media_over_the_decoding_memory_budget_is_a_413_and_the_gateway_go
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), preprocess={"decode_memory_mb": 64}
     )
-    big = io.BytesIO()
-    Image.new("RGB", (5000, 5000)).save(big, "PNG")
-    status, _, body = await post_chat(gateway, {"messages": user(image_part(big.getvalue()))})
+    status, _, body = await post_chat(gateway, {"messages": user(image_part(png(5000, 5000)))})
     assert status == 413 and "decode_memory_mb (64 MiB)" in body["error"]["message"]
-    small = io.BytesIO()
-    Image.new("RGB", (500, 500)).save(small, "PNG")
-    assert (await post_chat(gateway, {"messages": user(image_part(small.getvalue()))}))[0] == 200
+    assert (await post_chat(gateway, {"messages": user(image_part(png(500, 500)))}))[0] == 200

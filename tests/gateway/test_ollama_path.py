@@ -15,11 +15,11 @@ import soundfile as sf
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from openai import APIStatusError, AsyncOpenAI
-from PIL import Image
 
 from gateway.embedded import free_port
 from tests.conftest import MakeGateway, backend
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
+from tests.media import png
 
 USER = [{"role": "user", "content": "why is the sky blue?"}]
 
@@ -48,9 +48,7 @@ async def client(gateway: TestServer) -> AsyncIterator[AsyncOpenAI]:
 
 
 def png_data_url(color: str = "red") -> tuple[str, bytes]:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, "PNG")
-    data = buf.getvalue()
+    data = png(8, 8, color)
     return "data:image/png;base64," + base64.b64encode(data).decode(), data
 
 

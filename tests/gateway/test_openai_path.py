@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from collections.abc import AsyncIterator
 
@@ -11,10 +9,10 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from openai import APIStatusError, AsyncOpenAI
-from PIL import Image
 
 from tests.conftest import MakeGateway, backend
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.media import png_data_url
 
 USER = [{"role": "user", "content": "Introduce yourself."}]
 GEMMA = "google/gemma-4-26b-a4b"
@@ -87,9 +85,7 @@ async def test_plain_openai_server_falls_back_to_v1_models(make_gateway: MakeGat
 
 
 async def test_images_become_png_data_urls(emu: OpenAIEmulator, make_gateway: MakeGateway) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 4), "blue").save(buf, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    url = png_data_url(4, 4, "blue")
     parts = [
         {"type": "text", "text": "what is this?"},
         {"type": "image_url", "image_url": {"url": url}},
@@ -117,9 +113,7 @@ async def test_backend_4xx_of_both_shapes_is_relayed(
 async def test_a_text_only_model_is_never_sent_an_image(
     emu: OpenAIEmulator, make_gateway: MakeGateway
 ) -> None:
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 4)).save(buf, "PNG")
-    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    url = png_data_url(4, 4)
     async with await start(emu, make_gateway) as client:
         with pytest.raises(APIStatusError) as err:
             await client.chat.completions.create(
