@@ -1,12 +1,26 @@
-"""LM Studio, llama.cpp and any other OpenAI-compatible server, over aiohttp."""
+"""LM Studio, llama.cpp and any other OpenAI-compatible server, over aiohttp.
+
+Chat is plain `/v1/chat/completions` everywhere; what differs is where a server tells the
+truth about its models (protocols.md §0b items 5, 8, 9):
+
+- LM Studio: `/api/v1/models` (0.4.0+; `lmstudio-ai/docs` `2_rest/list.md`), else
+  `/api/v0/models`. A loaded model's context is the window it serves: a longer prompt is
+  cut silently by LM Studio's context overflow policy, not refused.
+- llama.cpp's llama-server: `/props` (`tools/server` `get_props`). Its per-slot
+  `default_generation_settings.n_ctx` is the window (`/v1/models` `meta.n_ctx_train` is only
+  the trained one; a longer prompt gets a 400), and `modalities` says whether a projector is
+  loaded (without one, media get a 500).
+- Anything else (llama-cpp-python's server, vLLM): `/v1/models`, inputs left to the catalogue.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -37,9 +51,12 @@ from gateway.types import (
 _VISION = frozenset({Modality.TEXT, Modality.IMAGE})
 _TEXT = frozenset({Modality.TEXT})
 
+Listing = Callable[[], Awaitable[list[ModelInfo] | None]]
+
 
 class OpenAICompatBackend(BackendBase):
-    """A server speaking `/v1/chat/completions`; LM Studio's `/api/v0/models` when present."""
+    """A server speaking `/v1/chat/completions`, its models read from the richest listing
+    it has (see the module docstring)."""
 
     kind = "openai"
 
@@ -47,7 +64,10 @@ class OpenAICompatBackend(BackendBase):
         super().__init__(cfg)
         self._headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
         self._session: aiohttp.ClientSession | None = None
-        self._has_v0: bool | None = None  # learnt on the first model listing
+        self._probes: tuple[Listing, ...] = (
+            self._lmstudio_v1_models, self._lmstudio_v0_models, self._llama_server_models
+        )  # fmt: skip
+        self._listing: Listing | None = None  # the one that answered last time
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -104,33 +124,77 @@ class OpenAICompatBackend(BackendBase):
         return chunk
 
     async def list_models(self) -> list[ModelInfo]:
+        """The richest listing the server answers. The one that answered is asked alone next
+        time; it is forgotten when it fails or stops answering (the server was replaced), so
+        the probes run again."""
         with self._errors():
-            if self._has_v0 is not False:
-                models = await self._lmstudio_models()
-                self._has_v0 = models is not None
-                if models is not None:
+            listing, self._listing = self._listing, None
+            if listing is not None and (models := await listing()) is not None:
+                self._listing = listing
+                return models
+            for probe in (p for p in self._probes if p != listing):
+                if (models := await probe()) is not None:
+                    self._listing = probe
                     return models
-            return await self._openai_models()
+            models = await self._openai_models()
+            self._listing = self._openai_models
+            return models
 
-    async def _lmstudio_models(self) -> list[ModelInfo] | None:
-        """LM Studio's richer listing (type, state, context); None when absent."""
-        async with self.session.get("/api/v0/models") as r:
+    async def _get_json(self, path: str) -> Any:
+        """A probe's JSON; None when the route is absent (4xx, or not JSON). A 5xx raises:
+        the server is there but failing (llama-server answers 503 while loading)."""
+        async with self.session.get(path) as r:
+            if r.status >= 500:
+                await self._raise_for_status(r)
             if r.status != 200:
                 return None
-            body = await r.json(content_type=None)
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            try:
+                return await r.json(content_type=None)
+            except json.JSONDecodeError:
+                return None
+
+    async def _lmstudio_v1_models(self) -> list[ModelInfo] | None:
+        """LM Studio 0.4.0+ (L-v1 `list.md`): `capabilities.vision`, loaded instances."""
+        body = await self._get_json("/api/v1/models")
+        if not isinstance(body, dict) or not isinstance(body.get("models"), list):
             return None  # LM Studio answers unknown routes with 200; others may too
+        return [lmstudio_v1_info(m, self.name) for m in body["models"] if m.get("type") == "llm"]
+
+    async def _lmstudio_v0_models(self) -> list[ModelInfo] | None:
+        """LM Studio before 0.4.0 (L-v0): `type` (vlm or llm), `state`, contexts."""
+        body = await self._get_json("/api/v0/models")
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            return None
         return [
-            ModelInfo(
-                id=m["id"],
-                backend=self.name,
-                inputs=_VISION if m.get("type") == "vlm" else _TEXT,
-                context=m.get("max_context_length"),
+            lmstudio_info(
+                m["id"],
+                self.name,
+                vision=m.get("type") == "vlm",
+                max_context=m.get("max_context_length"),
                 loaded=m.get("state") == "loaded",
-                loaded_context=m.get("loaded_context_length"),
+                loaded_context=m.get("loaded_context_length"),  # recorded, not documented
             )
             for m in body["data"]
             if m.get("type") in ("llm", "vlm")
+        ]
+
+    async def _llama_server_models(self) -> list[ModelInfo] | None:
+        """llama-server: its one model, windowed by `/props` and given only the media its
+        projector takes (`modalities`)."""
+        props = await self._get_json("/props")
+        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+        if not isinstance(settings, dict):
+            return None
+        modalities = props.get("modalities") or {}
+        inputs = frozenset(
+            {Modality.TEXT}
+            | ({Modality.IMAGE} if modalities.get("vision") else set())
+            | ({Modality.AUDIO} if modalities.get("audio") else set())
+        )
+        n_ctx = settings.get("n_ctx") if isinstance(settings.get("n_ctx"), int) else None
+        return [
+            replace(m, inputs=inputs, context=n_ctx or m.context, loaded=True, loaded_context=n_ctx)
+            for m in await self._openai_models()
         ]
 
     async def _openai_models(self) -> list[ModelInfo]:
@@ -141,7 +205,8 @@ class OpenAICompatBackend(BackendBase):
             ModelInfo(
                 id=m["id"],
                 backend=self.name,
-                context=(m.get("meta") or {}).get("n_ctx_train"),  # llama.cpp's llama-server
+                # llama.cpp's `meta` without `/props`: the trained window is all there is
+                context=(m.get("meta") or {}).get("n_ctx_train"),
             )  # inputs unknown: the catalogue decides
             for m in body.get("data", [])
         ]
@@ -184,6 +249,49 @@ class OpenAICompatBackend(BackendBase):
             ) from None
         except aiohttp.ClientError as e:
             raise BackendError(f"backend {self.name!r}: {e}") from None
+
+
+def lmstudio_v1_info(entry: dict[str, Any], backend: str) -> ModelInfo:
+    """A `/api/v1/models` LLM entry; of several loaded instances, the largest context."""
+    contexts = [
+        i["config"]["context_length"]
+        for i in entry.get("loaded_instances") or ()
+        if isinstance((i.get("config") or {}).get("context_length"), int)
+    ]
+    return lmstudio_info(
+        entry["key"],
+        backend,
+        vision=(entry.get("capabilities") or {}).get("vision") is True,
+        max_context=entry.get("max_context_length"),
+        loaded=bool(entry.get("loaded_instances")),
+        loaded_context=max(contexts, default=None),
+    )
+
+
+def lmstudio_info(
+    model_id: str,
+    backend: str,
+    *,
+    vision: bool,
+    max_context: Any,
+    loaded: bool,
+    loaded_context: Any,
+) -> ModelInfo:
+    """An LM Studio model. While loaded, its loaded context is a hard window: LM Studio cuts
+    a longer prompt silently (its context overflow policy) and answers 200, so the window
+    routing sees is that context, and a request over it goes to another model or gets a
+    400. Unloaded, a load may pick any context up to `max_context_length`. Inputs are text,
+    plus images if it sees: LM Studio documents no audio input.
+    """
+    held = loaded_context if loaded and isinstance(loaded_context, int) else None
+    return ModelInfo(
+        id=model_id,
+        backend=backend,
+        inputs=_VISION if vision else _TEXT,
+        context=held or (max_context if isinstance(max_context, int) else None),
+        loaded=loaded,
+        loaded_context=held,
+    )
 
 
 def error_text(body: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """An emulator of an OpenAI-compatible server: LM Studio (protocols.md §3) or a plain one.
 
-The `lmstudio` flavour adds LM Studio's `/api/v0/models` listing, its 200-for-anything
-fallback and its JIT loading; `plain` is a bare `/v1` server (so a client must fall back to
-`/v1/models`). Replies have the shapes of TV-L1/L2/L4/L5 and TV-A1/A2, and errors come in
+The `lmstudio` flavour adds LM Studio's `/api/v0/models` and (0.4.0+) `/api/v1/models`
+listings, its 200-for-anything fallback, its JIT loading and its silent truncation of a
+prompt over the loaded context; `plain` is a bare `/v1` server (so a client must fall back
+to `/v1/models`). Replies have the shapes of TV-L1..L5 and TV-A1/A2, and errors come in
 either of the two shapes LM Studio is recorded with (§3 "Error format").
 """
 
@@ -16,6 +17,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,12 +25,14 @@ from aiohttp import web
 
 from tests.fakes.base import Emulator, Handler, Middleware, Received, dumps
 
-__all__ = ["LMModel", "OpenAIEmulator", "Received"]
+__all__ = ["LMModel", "OpenAIEmulator", "Received", "Truncation"]
 
 Flavour = Literal["lmstudio", "plain"]
 ErrorShape = Literal["string", "object"]
 
 JIT_CONTEXT = 4096  # what a just-in-time load gets (TV-L2, TV-L3 loaded_instances)
+SIZE_BYTES = 17990911801  # TV-L3's Gemma 4 26B A4B Q4_K_M
+REASONING = {"allowed_options": ["off", "on"], "default": "on"}  # TV-L3 capabilities
 IMAGE_TOKENS = 256  # a Gemma image at its usual budget (§6), for prompt_tokens
 BAD_IMAGE = "'url' field must be a base64 encoded image."  # LMSTUDIO_ERROR, #1027/#1839
 NO_VISION = "Model does not support images. Please use a model that does."  # #908
@@ -42,7 +46,8 @@ _ID_CHARS = string.ascii_lowercase + string.digits
 
 @dataclass
 class LMModel:
-    """One downloaded model, as LM Studio's `/api/v0/models` describes it."""
+    """One downloaded model, as LM Studio's `/api/v0/models` describes it (`/api/v1/models`
+    shows the same state in its own shape)."""
 
     id: str
     type: str = "vlm"  # llm | vlm | embeddings
@@ -52,6 +57,15 @@ class LMModel:
     max_context_length: int = 262144
     state: str = "not-loaded"  # loaded | not-loaded
     loaded_context_length: int | None = None
+    params_string: str | None = None  # "26B-A4B" in TV-L3; null is documented (L-v1)
+    num_experts: int | None = None  # only MoE models carry it (TV-L3: 8)
+    parallel: int = 4  # TV-L3 loaded_instances[].config.parallel
+    tool_use: bool = True
+
+    @property
+    def loaded_context(self) -> int | None:
+        """The context it is loaded at, or None when not loaded."""
+        return (self.loaded_context_length or JIT_CONTEXT) if self.state == "loaded" else None
 
     def v0_entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -65,9 +79,55 @@ class LMModel:
             "state": self.state,
             "max_context_length": self.max_context_length,
         }
-        if self.state == "loaded":  # recorded payloads carry it only then (TV-L2)
-            entry["loaded_context_length"] = self.loaded_context_length or JIT_CONTEXT
+        if self.loaded_context is not None:  # recorded payloads carry it only then (TV-L2)
+            entry["loaded_context_length"] = self.loaded_context
         return entry
+
+    def v1_entry(self) -> dict[str, Any]:
+        """L-v1 `list.md`: embedding models lack architecture, capabilities, description and
+        every instance config field but `context_length`; LLMs look like TV-L3."""
+        bits = re.search(r"\d+", self.quantization)
+        config: dict[str, Any] = {"context_length": self.loaded_context}
+        entry: dict[str, Any] = {
+            "type": "embedding" if self.type == "embeddings" else "llm",
+            "publisher": self.publisher,
+            "key": self.id,
+            "display_name": self.id.rsplit("/", 1)[-1],
+            "quantization": {"name": self.quantization, "bits_per_weight": bits and int(bits[0])},
+            "size_bytes": SIZE_BYTES,
+            "params_string": self.params_string,
+            "loaded_instances": [{"id": self.id, "config": config}] if self.loaded_context else [],
+            "max_context_length": self.max_context_length,
+            "format": "gguf",
+        }
+        if self.type == "embeddings":
+            return entry
+        config.update(eval_batch_size=512, parallel=self.parallel, flash_attention=True)
+        if self.num_experts is not None:
+            config["num_experts"] = self.num_experts
+        config["offload_kv_cache_to_gpu"] = True
+        variant = f"{self.id}@{self.quantization.lower()}"
+        return {
+            **entry,
+            "architecture": self.arch,
+            "capabilities": {
+                "vision": self.type == "vlm",
+                "trained_for_tool_use": self.tool_use,
+                "reasoning": REASONING,
+            },
+            "description": None,
+            "variants": [variant],
+            "selected_variant": variant,
+        }
+
+
+@dataclass
+class Truncation:
+    """A prompt LM Studio cut to fit the loaded context, answering 200 all the same."""
+
+    model: str
+    prompt_tokens: int
+    context: int
 
 
 class OpenAIEmulator(Emulator):
@@ -86,6 +146,7 @@ class OpenAIEmulator(Emulator):
         flavour: Flavour = "lmstudio",
         error_shape: ErrorShape = "string",
         api_key: str | None = None,
+        api_v1: bool = True,
     ) -> None:
         super().__init__()
         self.models: list[LMModel] = (
@@ -94,6 +155,8 @@ class OpenAIEmulator(Emulator):
         self.flavour: Flavour = flavour
         self.error_shape: ErrorShape = error_shape
         self.api_key = api_key
+        self.api_v1 = api_v1  # /api/v1/models is LM Studio 0.4.0+; before, "200 anyway"
+        self.truncations: list[Truncation] = []
         self._jit_loaded: set[str] = set()
 
     def routes(self) -> list[web.RouteDef]:
@@ -104,6 +167,7 @@ class OpenAIEmulator(Emulator):
         if self.flavour == "lmstudio":
             routes += [
                 web.get("/api/v0/models", self._v0_models),
+                web.get("/api/v1/models", self._v1_native_models),
                 web.route("*", "/{tail:.*}", self._anything),  # "Returning 200 anyway"
             ]
         else:
@@ -125,16 +189,22 @@ class OpenAIEmulator(Emulator):
         param: str | None = None,
         code: str | None = None,
     ) -> web.Response:
-        """An error in the configured shape: `{"error": str}` or OpenAI's error object."""
-        if self.error_shape == "string":
-            return web.json_response({"error": message}, status=status)
-        body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+        body = self.error_body(status, message, kind=kind, param=param, code=code)
         return web.json_response(body, status=status)
 
-    def _error_event(self, message: str) -> dict[str, Any]:
+    def error_body(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> dict[str, Any]:
+        """An error in the configured shape: `{"error": str}` or OpenAI's error object."""
         if self.error_shape == "string":
             return {"error": message}
-        return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+        return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -172,6 +242,11 @@ class OpenAIEmulator(Emulator):
     async def _v0_models(self, _: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [m.v0_entry() for m in self.models]})
 
+    async def _v1_native_models(self, request: web.Request) -> web.Response:
+        if not self.api_v1:
+            return await self._anything(request)
+        return web.json_response({"models": [m.v1_entry() for m in self.models]})
+
     # --- chat ------------------------------------------------------------------------
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
@@ -182,7 +257,7 @@ class OpenAIEmulator(Emulator):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             return self.error(400, "'messages' field is required", param="messages")
         name = body.get("model")
-        model = self.find(name) if isinstance(name, str) else None
+        model = self.find(name if isinstance(name, str) else "")
         if model is None:
             known = "\n".join(m.id for m in self.models)
             return self.error(
@@ -193,17 +268,17 @@ class OpenAIEmulator(Emulator):
                 code="model_not_found",
             )
         messages: list[dict[str, Any]] = body["messages"]
-        problem, images = _check_content(messages, audio_ok=self.flavour == "plain")
-        if problem is not None:
-            return self.error(400, problem, param="messages")
-        if images and model.type != "vlm":
-            return self.error(400, NO_VISION)
+        refusal, images = self.admit(model, messages)
+        if refusal is not None:
+            return refusal
         self._jit_load(model)
+        refusal, prompt = self.fit(model, _prompt_tokens(messages) + IMAGE_TOKENS * images)
+        if refusal is not None:
+            return refusal
         tokens, reason = list(self.reply_tokens), "stop"
         limit = body.get("max_tokens", body.get("max_completion_tokens"))
         if isinstance(limit, int) and 0 <= limit < len(tokens):  # -1 means no limit
             tokens, reason = tokens[:limit], "length"
-        prompt = _prompt_tokens(messages) + IMAGE_TOKENS * images
         usage = {
             "prompt_tokens": prompt,
             "completion_tokens": len(tokens),
@@ -230,6 +305,30 @@ class OpenAIEmulator(Emulator):
             "usage": usage,
         }
         return web.json_response(reply)
+
+    def admit(self, model: LMModel, messages: list[Any]) -> tuple[web.Response | None, int]:
+        """The refusal of content this server does not take (else None), and the image count."""
+        problem, images = _check_content(messages, audio_ok=self.flavour == "plain")
+        if problem is not None:
+            return self.error(400, problem, param="messages"), images
+        if images and model.type != "vlm":
+            return self.error(400, NO_VISION), images
+        return None, images
+
+    def fit(self, model: LMModel, prompt: int) -> tuple[web.Response | None, int]:
+        """The refusal of a prompt too long for the model (else None), and the prompt tokens
+        it processes.
+
+        LM Studio refuses none: by its context overflow policy (lmstudio-python
+        `LLMContextOverflowPolicy`; `truncateMiddle` keeps the system prompt and the first
+        user message) it cuts the prompt to the loaded context and answers 200 as usual, so
+        only `truncations` shows the harm.
+        """
+        window = model.loaded_context
+        if self.flavour != "lmstudio" or window is None or prompt <= window:
+            return None, prompt
+        self.truncations.append(Truncation(model.id, prompt, window))
+        return None, window
 
     def _jit_load(self, model: LMModel) -> None:
         """JIT-load a cold model; Auto-Evict keeps at most one JIT-loaded model (L-ttl)."""
@@ -271,7 +370,7 @@ class OpenAIEmulator(Emulator):
         events: list[dict[str, Any] | str] = [chunk({"role": "assistant", "content": ""})]
         events += [chunk({"content": t}) for t in tokens]
         if self.fail_mid_stream is not None:  # after the first token, then no [DONE]
-            events = [*events[:2], self._error_event(self.fail_mid_stream)]
+            events = [*events[:2], self.error_body(500, self.fail_mid_stream, kind="server_error")]
         else:
             events.append(chunk({}, reason))
             if include_usage:
@@ -300,30 +399,38 @@ def _check_content(messages: list[Any], audio_ok: bool = False) -> tuple[str | N
     server, the plain flavour: protocols.md §4); LM Studio documents none.
     """
     images = 0
+    for part in parts(messages):
+        kind = part.get("type")
+        if kind == "text":
+            continue
+        if kind == "input_audio" and audio_ok:
+            base64.b64decode(part["input_audio"]["data"], validate=True)
+            continue
+        if kind != "image_url":
+            return BAD_PART, images
+        if image_bytes(part) is None:
+            return BAD_IMAGE, images
+        images += 1
+    return None, images
+
+
+def parts(messages: list[Any]) -> Iterator[dict[str, Any]]:
+    """Every content part of every message, in order ({} for a part that is no object)."""
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, list):
-            continue
-        for part in content:
-            kind = part.get("type") if isinstance(part, dict) else None
-            if kind == "text":
-                continue
-            if kind == "input_audio" and audio_ok:
-                base64.b64decode(part["input_audio"]["data"], validate=True)
-                continue
-            if kind != "image_url":
-                return BAD_PART, images
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
-            try:
-                if match is None:
-                    raise ValueError(url)
-                base64.b64decode(match.group(1), validate=True)
-            except (binascii.Error, ValueError):
-                return BAD_IMAGE, images
-            images += 1
-    return None, images
+        for part in content if isinstance(content, list) else ():
+            yield part if isinstance(part, dict) else {}
+
+
+def image_bytes(part: dict[str, Any]) -> bytes | None:
+    """The bytes of an `image_url` part that is a PNG/JPEG base64 data URL, else None."""
+    image = part.get("image_url")
+    url = image.get("url") if isinstance(image, dict) else image
+    match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
+    try:
+        return base64.b64decode(match.group(1), validate=True) if match else None
+    except binascii.Error:
+        return None
 
 
 def _prompt_tokens(messages: list[dict[str, Any]]) -> int:

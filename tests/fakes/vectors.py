@@ -399,3 +399,85 @@ OLLAMA_ERROR: dict[str, Any] = {"error": '"bert" does not support chat'}
 
 # LM Studio bad image URL: SwarmUI-MagicPromptExtension#51.
 LMSTUDIO_ERROR: dict[str, Any] = {"error": "'url' field must be a base64 encoded image."}
+
+# LM Studio /api/v1/models embedding entry: L-v1 list.md example.
+TV_L3_EMBEDDING_ENTRY: dict[str, Any] = {
+    "type": "embedding",
+    "publisher": "gaianet",
+    "key": "text-embedding-nomic-embed-text-v1.5-embedding",
+    "display_name": "Nomic Embed Text v1.5",
+    "quantization": {"name": "F16", "bits_per_weight": 16},
+    "size_bytes": 274290560,
+    "params_string": None,
+    "loaded_instances": [],
+    "max_context_length": 2048,
+    "format": "gguf",
+}
+
+# The llama-server payloads below are derived from code, not recordings (like TV-A3);
+# values are examples. ggml-org/llama.cpp tools/server, functions named.
+
+# llama-server GET /props: get_props (`params` is a subset of task_params::to_json).
+LLAMACPP_PROPS: dict[str, Any] = {
+    "default_generation_settings": {
+        "params": {"n_predict": -1, "seed": 4294967295, "temperature": 0.8, "top_k": 40,
+                   "top_p": 0.95, "min_p": 0.05},
+        "n_ctx": 4096,
+    },
+    "total_slots": 1,
+    "model_alias": "",
+    "model_path": "/models/gemma-4-E4B-it-Q4_K_M.gguf",
+    "modalities": {"vision": True, "audio": True},
+    "endpoint_slots": True,
+    "endpoint_props": False,
+    "endpoint_metrics": False,
+    "webui": True,
+    "chat_template": "{{ bos_token }}...",
+    "bos_token": "<bos>",
+    "eos_token": "<eos>",
+    "build_info": "b6709-5ea10e2",
+}  # fmt: skip
+
+# llama-server GET /v1/models data[] entry: get_models, server_context::model_meta.
+LLAMACPP_V1_MODELS_ENTRY: dict[str, Any] = {
+    "id": "/models/gemma-4-E4B-it-Q4_K_M.gguf",
+    "object": "model",
+    "created": 1757000000,
+    "owned_by": "llamacpp",
+    "meta": {"vocab_type": 1, "n_vocab": 262144, "n_ctx_train": 131072, "n_embd": 2560,
+             "n_params": 7518365184, "size": 5138250752},
+}  # fmt: skip
+
+# llama-server image part without a projector: server-common.cpp oaicompat_chat_params_parse
+# throws std::runtime_error, server.cpp ex_wrapper answers it with format_error_response.
+LLAMACPP_NO_IMAGE_ERROR: dict[str, Any] = {
+    "error": {
+        "code": 500,
+        "message": "image input is not supported - hint: if this is unexpected, you may "
+        "need to provide the mmproj",
+        "type": "server_error",
+    }
+}
+
+# llama-server input_audio part without an audio projector: as above.
+LLAMACPP_NO_AUDIO_ERROR: dict[str, Any] = {
+    "error": {
+        "code": 500,
+        "message": "audio input is not supported - hint: if this is unexpected, you may "
+        "need to provide the mmproj",
+        "type": "server_error",
+    }
+}
+
+# llama-server prompt over the slot window: server-context.cpp send_error with
+# ERROR_TYPE_EXCEED_CONTEXT_SIZE, server-task.cpp server_task_result_error::to_json.
+LLAMACPP_CONTEXT_ERROR: dict[str, Any] = {
+    "error": {
+        "code": 400,
+        "message": "request (5000 tokens) exceeds the available context size (4096 tokens), "
+        "try increasing it",
+        "type": "exceed_context_size_error",
+        "n_prompt_tokens": 5000,
+        "n_ctx": 4096,
+    }
+}

@@ -1,4 +1,5 @@
-"""Pure parts of the OpenAI-compatible adapter: SSE decoding, error shapes, request bodies."""
+"""The OpenAI-compatible adapter: SSE decoding, error shapes, request bodies, and which model
+listing it reads from each kind of server (against the emulators)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,22 @@ import json
 
 import pytest
 
-from gateway.backends.openai_compat import SSEDecoder, encoded_body, error_text
-from gateway.types import Audio, BackendRequest, ChatMessage, Image, Text
+from gateway.backends.openai_compat import (
+    OpenAICompatBackend,
+    SSEDecoder,
+    encoded_body,
+    error_text,
+    lmstudio_v1_info,
+)
+from gateway.errors import GatewayError
+from gateway.types import Audio, BackendRequest, ChatMessage, Image, Modality, ModelInfo, Text
+from tests.conftest import backend
+from tests.fakes import vectors as tv
+from tests.fakes.base import Emulator
+from tests.fakes.llamacpp_server import LlamaServerEmulator
+from tests.fakes.openai_server import LMModel, OpenAIEmulator
+
+GEMMA = "google/gemma-4-26b-a4b"
 
 
 @pytest.mark.parametrize("split", [1, 2, 7, 1000])
@@ -65,3 +80,95 @@ async def test_the_body_rebuilds_openai_parts_with_the_media_spliced_in() -> Non
         ],
     }  # fmt: skip
     assert "stream_options" not in json.loads((await encoded_body(req, stream=False)).read())
+
+
+# --- model listings ---------------------------------------------------------------------
+
+
+def test_an_lm_studio_model_is_windowed_by_its_loaded_context() -> None:
+    info = lmstudio_v1_info(tv.TV_L3_ENTRY, "lms")
+    assert info == ModelInfo(GEMMA, "lms", frozenset({Modality.TEXT, Modality.IMAGE}),
+                             context=4096, loaded=True, loaded_context=4096)  # fmt: skip
+    instances = [{"id": f"{GEMMA}:{n}", "config": {"context_length": c}}
+                 for n, c in ((1, 4096), (2, 16384))]  # fmt: skip
+    two = lmstudio_v1_info({**tv.TV_L3_ENTRY, "loaded_instances": instances}, "lms")
+    assert (two.context, two.loaded_context) == (16384, 16384)
+    cold = lmstudio_v1_info({**tv.TV_L3_ENTRY, "loaded_instances": []}, "lms")
+    assert (cold.context, cold.loaded, cold.loaded_context) == (262144, False, None)
+    blind = lmstudio_v1_info({**tv.TV_L3_ENTRY, "capabilities": {"vision": False}}, "lms")
+    assert blind.inputs == frozenset({Modality.TEXT})
+
+
+async def listings(emu: Emulator, times: int = 2) -> tuple[list[list[ModelInfo]], list[list[str]]]:
+    """List `times` times through the adapter: the models, and the paths each listing asked."""
+    adapter = OpenAICompatBackend(backend("b", "openai", emu.url))
+    models, paths = [], []
+    try:
+        for _ in range(times):
+            seen = len(emu.received)
+            models.append(await adapter.list_models())
+            paths.append([r.path for r in emu.received[seen:]])
+    finally:
+        await adapter.close()
+    return models, paths
+
+
+async def test_lm_studio_0_4_is_listed_from_api_v1() -> None:
+    lmodels = [LMModel(GEMMA, state="loaded", loaded_context_length=4096),
+               LMModel("nomic-embed", type="embeddings")]  # fmt: skip
+    async with OpenAIEmulator(lmodels) as lms:
+        (first, _), paths = await listings(lms)
+    assert paths == [["/api/v1/models"]] * 2
+    assert [(m.id, m.context, m.loaded) for m in first] == [(GEMMA, 4096, True)]
+
+
+async def test_lm_studio_0_3_is_listed_from_api_v0() -> None:
+    async with OpenAIEmulator([LMModel(GEMMA, type="llm")], api_v1=False) as lms:
+        (first, _), paths = await listings(lms)
+    assert paths == [["/api/v1/models", "/api/v0/models"], ["/api/v0/models"]]
+    assert [(m.id, m.inputs, m.context) for m in first] == [
+        (GEMMA, frozenset({Modality.TEXT}), 262144)
+    ]  # fmt: skip
+
+
+async def test_llama_server_is_listed_from_props() -> None:
+    async with LlamaServerEmulator(n_ctx=4096, n_ctx_train=131072, audio=False) as llama:
+        (first, _), paths = await listings(llama)
+    assert paths == [["/api/v1/models", "/api/v0/models", "/props", "/v1/models"],
+                     ["/props", "/v1/models"]]  # fmt: skip
+    assert first == [ModelInfo(llama.model_id, "b", frozenset({Modality.TEXT, Modality.IMAGE}),
+                               context=4096, loaded=True, loaded_context=4096)]  # fmt: skip
+
+
+async def test_a_plain_server_is_probed_once_then_asked_v1_models_only() -> None:
+    async with OpenAIEmulator([LMModel("some-model")], flavour="plain") as plain:
+        (first, _), paths = await listings(plain)
+    assert paths == [["/api/v1/models", "/api/v0/models", "/props", "/v1/models"],
+                     ["/v1/models"]]  # fmt: skip
+    assert first == [ModelInfo("some-model", "b")]  # inputs and window left to the catalogue
+
+
+async def test_a_listing_that_stops_answering_is_learnt_again() -> None:
+    async with OpenAIEmulator([LMModel(GEMMA)]) as lms:
+        adapter = OpenAICompatBackend(backend("b", "openai", lms.url))
+        try:
+            await adapter.list_models()
+            lms.api_v1 = False  # e.g. an older LM Studio now answers at that address
+            seen = len(lms.received)
+            assert [m.id for m in await adapter.list_models()] == [GEMMA]
+            assert [r.path for r in lms.received[seen:]] == ["/api/v1/models", "/api/v0/models"]
+        finally:
+            await adapter.close()
+
+
+async def test_a_loading_llama_server_is_unavailable_not_plain() -> None:
+    async with LlamaServerEmulator(n_ctx=4096) as llama:
+        llama.loading = True  # /v1/models would answer, with meta null
+        adapter = OpenAICompatBackend(backend("b", "openai", llama.url))
+        try:
+            with pytest.raises(GatewayError, match="Loading model"):
+                await adapter.list_models()
+            llama.loading = False
+            assert [m.context for m in await adapter.list_models()] == [4096]
+        finally:
+            await adapter.close()
