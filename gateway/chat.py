@@ -25,12 +25,12 @@ from gateway.errors import (
     NoRoute,
     QueueFull,
 )
+from gateway.fanout import answer
 from gateway.fetch import fetch_media
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
 from gateway.isolation import Limits, run_isolated
 from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
-from gateway.sse import stream_response
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from gateway.types import (
     AudioPart,
@@ -193,11 +193,7 @@ async def forward(
         headers = response_headers(model, reason, decision.tokens, plan, request[REQUEST_ID])
         breq = backend_request(req, messages, model, backend, decision.tokens)
         try:
-            async with backend.limiter.slot():
-                if req.stream:
-                    response = await stream_response(request, backend.stream(breq), headers)
-                else:
-                    response = web.json_response(await backend.chat(breq), headers=headers)
+            response = await answer(request, backend, breq, req.n_choices, req.stream, headers)
             request.app[METRICS].routed.inc(model.id, model.backend, reason)
             return response
         except RETRYABLE as e:

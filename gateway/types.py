@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class Modality(StrEnum):
@@ -79,6 +80,14 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+# Each choice is a whole generation on a local engine, queued like any request: beyond a few,
+# `n` is a long queue rather than an answer (OpenAI itself allows 128).
+MAX_CHOICES = 8
+# `max_tokens: -1` is "no limit" in LM Studio's docs, llama-server's `n_predict` and Ollama's
+# `num_predict`; clients written for them send it.
+NO_LIMIT = -1
+
+
 class ChatRequest(BaseModel):
     """An OpenAI Chat Completions request; unknown fields are kept, not dropped."""
 
@@ -88,9 +97,23 @@ class ChatRequest(BaseModel):
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    n: int | None = Field(default=None, ge=1, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    n: int | None = Field(default=None, ge=1, le=MAX_CHOICES)
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+
+    @field_validator("max_tokens", "max_completion_tokens")
+    @classmethod
+    def _token_limit(cls, value: int | None) -> int | None:
+        """0 is refused, as OpenAI refuses it: the backends disagree on what it means (Ollama's
+        runner limits only when num_predict > 0, so no limit; llama-server generates nothing)."""
+        if value is None or value == NO_LIMIT or value >= 1:
+            return value
+        message = "must be a positive integer, or -1 for no limit (got {got})"
+        raise PydanticCustomError("token_limit", message, {"got": value})
+
+    @property
+    def n_choices(self) -> int:
+        return self.n or 1
 
     @property
     def include_usage(self) -> bool:
@@ -98,7 +121,10 @@ class ChatRequest(BaseModel):
 
     @property
     def output_tokens(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
+        """The answer's token limit; None when there is none (absent, or -1)."""
+        limit = self.max_completion_tokens
+        limit = self.max_tokens if limit is None else limit
+        return None if limit == NO_LIMIT else limit
 
     def sampling(self) -> dict[str, Any]:
         """Every field the gateway does not interpret itself, as the client sent it."""

@@ -71,8 +71,8 @@ def body(**fields: object) -> bytes:
         ),
         (body(model=7), "model", "valid string"),
         (body(stream=[1]), "stream", "boolean"),
-        (body(n=2), "n", "less than or equal to 1"),
-        (body(max_tokens=0), "max_tokens", "greater than or equal to 1"),
+        (body(n=9), "n", "less than or equal to 8"),
+        (body(max_tokens=0), "max_tokens", "a positive integer, or -1 for no limit"),
         (body(stream_options={"include_usage": "maybe"}), "stream_options.include_usage", "bool"),
     ],
 )
