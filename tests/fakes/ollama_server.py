@@ -1,8 +1,17 @@
-"""An emulator of Ollama's native API (default port 11434), faithful to protocols.md §1.
+"""An emulator of Ollama's native API (default port 11434), faithful to protocols.md §1 and
+to today's server (§0b; ollama/ollama at fb30760).
 
 Replies have the exact shapes of the recorded payloads in `vectors` (TV-O*, TV-T*, TV-S1,
 TV-P1) so the gateway's parsing is exercised against what Ollama really sends, and every
-request is recorded so tests can assert what the gateway sent.
+request is recorded so tests can assert what the gateway sent. Like today's Ollama it:
+- thinks when a model has the `thinking` capability and the request sends no `think`
+  (`server/routes.go` ChatHandler), and then answers audio with an empty `content` and an
+  invented `thinking` (ollama#16584); refuses `think` values other than true, false, "low",
+  "medium", "high", "max" (`api/types.go` ThinkValue) with Go's binding error;
+- renders the prompt as its Gemma 4 renderer does and records it (`prompts`), and silently
+  drops old messages that do not fit `num_ctx` counting 768 per image (`ollama_render`,
+  `truncated`);
+- answers a `format` schema with JSON that fits it, and `logprobs` with per-token logprobs.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.base import Emulator, dumps
+from tests.fakes.ollama_render import count, render, truncate
 
 __all__ = ["OllamaEmulator", "OllamaModel"]
 
@@ -28,12 +38,16 @@ __all__ = ["OllamaEmulator", "OllamaModel"]
 
 VERSION = "0.20.0"  # the first tag with Gemma 4 (O-g4)
 MODIFIED_AT = "2025-10-03T23:34:03.409490317-07:00"  # Ollama's nanosecond timestamps (TV-T2)
-IMAGE_TOKENS = 768  # Ollama's flat per-image count in its context-fit test (§1.5)
 TOOL_CALL_TOKENS = 15  # eval_count of the recorded tool-call answer (TV-O3)
 NS_PER_PROMPT_TOKEN = 1_000_000
 NS_PER_EVAL_TOKEN = 25_000_000
 LOAD_NS, WARM_LOAD_NS = 101_397_084, 1_334_875  # TV-O4 (cold) and TV-O1 (warm) load times
 _BASE64 = frozenset(string.ascii_letters + string.digits + "+/=")
+THOUGHT = ["The user", " greets me;", " I should answer."]  # streamed as message.thinking
+# What Gemma 4 on Ollama thinks about audio with thinking on, instead of transcribing it:
+# the answer's content stays empty (ollama#16584).
+INVENTED_THOUGHT = "The user wants a transcription. The audio probably says: thank you."
+THINK_VALUES = ("high", "medium", "low", "max")  # api/types.go ThinkValue.UnmarshalJSON
 _ZERO_DURATION = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
 
 
@@ -49,7 +63,8 @@ class OllamaModel:
     family: str = "gemma4"
     parameter_size: str = "8.0B"
     quantization_level: str = "Q4_K_M"
-    capabilities: tuple[str, ...] = ("completion", "vision", "audio")
+    # `ollama show gemma4:e4b` (ollama#15299)
+    capabilities: tuple[str, ...] = ("completion", "vision", "audio", "tools", "thinking")
     context_length: int = 131072
     loaded: bool = False
     loaded_context: int = 4096
@@ -125,7 +140,8 @@ class OllamaEmulator(Emulator):
 
     Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
     `delay_first_byte`, `token_delay`; `chat_cancelled` / `cancellations` report clients
-    that hung up, and `reloads` counts model (re)loads caused by chats.
+    that hung up, `reloads` counts model (re)loads caused by chats, `prompts` and
+    `truncated` record each chat's rendered prompt and the messages Ollama dropped.
     """
 
     chat_path = "/api/chat"
@@ -137,6 +153,8 @@ class OllamaEmulator(Emulator):
         )
         self.version = VERSION
         self.reloads = 0
+        self.prompts: list[str] = []  # each chat's prompt, as Ollama's renderer built it
+        self.truncated: list[int] = []  # each chat's messages dropped to fit num_ctx
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -169,7 +187,9 @@ class OllamaEmulator(Emulator):
                 "modified_at": MODIFIED_AT,
                 "size": m.size,
                 "digest": m.digest,
-                "details": m.details(),
+                # Today's /api/tags adds the window and capabilities (api/types.go)
+                "details": {**m.details(), "context_length": m.context_length},
+                "capabilities": list(m.capabilities),
             }
             for m in self.models
         ]
@@ -226,6 +246,11 @@ class OllamaEmulator(Emulator):
         model = self.find(str(name))
         if model is None:
             return _error(404, f'model "{name}" not found, try pulling it first')
+        think = body.get("think")
+        if "thinking" in model.capabilities:
+            think = True if think is None else think  # ChatHandler's default
+        elif think not in (None, False):
+            return _error(400, f'"{name}" does not support thinking')
         messages: list[dict[str, Any]] = body.get("messages") or []
         if missing := _missing_capability(model, messages):
             return _error(400, f'"{name}" does not support {missing}')
@@ -245,11 +270,18 @@ class OllamaEmulator(Emulator):
                     },
                     dumps=dumps,
                 )
-            parts, reason = self._plan(body, messages, options)
-            metrics = _metrics(_prompt_tokens(messages), _eval_tokens(parts), cold)
+            thinking, tools = think not in (None, False), body.get("tools") or []
+            vision = "vision" in model.capabilities
+            kept, dropped = truncate(messages, tools, thinking, model.loaded_context, vision)
+            prompt = render(kept, tools, thinking)
+            self.prompts.append(prompt)
+            self.truncated.append(dropped)
+            parts, reason = self._plan(body, kept, options, thinking)
+            metrics = _metrics(count(prompt, kept, vision), _eval_tokens(parts), cold)
+            top = body.get("top_logprobs", 0) if body.get("logprobs") else None
             if body.get("stream") is False:
-                return self._single(str(name), parts, reason, metrics)
-            return await self._stream(request, str(name), parts, reason, metrics)
+                return self._single(str(name), parts, reason, metrics, top)
+            return await self._stream(request, str(name), parts, reason, metrics, top)
         finally:
             if unload:
                 model.loaded = False
@@ -267,7 +299,11 @@ class OllamaEmulator(Emulator):
         return True
 
     def _plan(
-        self, body: dict[str, Any], messages: list[dict[str, Any]], options: dict[str, Any]
+        self,
+        body: dict[str, Any],
+        messages: list[dict[str, Any]],
+        options: dict[str, Any],
+        thinking: bool,
     ) -> tuple[list[dict[str, Any]], str]:
         """The assistant message parts to send, one per streamed chunk, and done_reason."""
         tools = body.get("tools") or []
@@ -276,14 +312,24 @@ class OllamaEmulator(Emulator):
             function = {"name": tools[0]["function"]["name"], "arguments": {"city": "Tokyo"}}
             call = {"function": function}
             return [{"role": "assistant", "content": "", "tool_calls": [call]}], "stop"
-        tokens, reason = list(self.reply_tokens), "stop"
-        limit = options.get("num_predict")
+        if thinking and any(_is_wav(i) for m in messages for i in m.get("images") or ()):
+            return [{"role": "assistant", "content": "", "thinking": INVENTED_THOUGHT}], "stop"
+        fmt = body.get("format")
+        tokens = _json_tokens(fmt) if fmt else list(self.reply_tokens)
+        reason, limit = "stop", options.get("num_predict")
         if isinstance(limit, int) and 0 <= limit < len(tokens):  # negative means no limit
             tokens, reason = tokens[:limit], "length"
-        return [{"role": "assistant", "content": t} for t in tokens], reason
+        thoughts = [{"role": "assistant", "content": "", "thinking": t} for t in THOUGHT]
+        answer = [{"role": "assistant", "content": t} for t in tokens]
+        return (thoughts if thinking else []) + answer, reason
 
     def _single(
-        self, name: str, parts: list[dict[str, Any]], reason: str, metrics: dict[str, int]
+        self,
+        name: str,
+        parts: list[dict[str, Any]],
+        reason: str,
+        metrics: dict[str, int],
+        top: int | None,
     ) -> web.Response:
         if self.fail_mid_stream is not None:  # without a stream the error gets a status
             return _error(500, self.fail_mid_stream)
@@ -291,6 +337,8 @@ class OllamaEmulator(Emulator):
             "role": "assistant",
             "content": "".join(p["content"] for p in parts),
         }
+        if thinking := "".join(p.get("thinking", "") for p in parts):
+            message["thinking"] = thinking
         calls = [c for p in parts for c in p.get("tool_calls", [])]
         if calls:
             message["tool_calls"] = calls
@@ -302,6 +350,8 @@ class OllamaEmulator(Emulator):
             "done": True,
             **metrics,
         }
+        if top is not None:
+            reply["logprobs"] = [lp for p in parts for lp in _logprobs(p, top)]
         return web.json_response(reply, dumps=dumps)
 
     async def _stream(
@@ -311,6 +361,7 @@ class OllamaEmulator(Emulator):
         parts: list[dict[str, Any]],
         reason: str,
         metrics: dict[str, int],
+        top: int | None,
     ) -> web.StreamResponse:
         """NDJSON: one chunk per part, then the done chunk (or an error line, status 200)."""
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
@@ -324,7 +375,9 @@ class OllamaEmulator(Emulator):
             **metrics,
         }
         lines: list[dict[str, Any]] = [
-            {"model": name, "created_at": "", "message": part, "done": False} for part in parts
+            {"model": name, "created_at": "", "message": part, "done": False}
+            | ({"logprobs": _logprobs(part, top)} if top is not None and part["content"] else {})
+            for part in parts
         ]
         if self.fail_mid_stream is not None:
             lines = [*lines[:1], {"error": self.fail_mid_stream}]
@@ -361,6 +414,15 @@ async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str 
         return None, f"invalid character in request body: {e.msg}"
     if not isinstance(body, dict):
         return None, "json: cannot unmarshal into Go value of type api.ChatRequest"
+    think = body.get("think")
+    if think is not None and not isinstance(think, bool) and think not in THINK_VALUES:
+        return None, (
+            f"invalid think value: {json.dumps(think)} "
+            '(must be "high", "medium", "low", "max", true, or false)'
+        )
+    top = body.get("top_logprobs", 0)
+    if not isinstance(top, int) or not 0 <= top <= 20:
+        return None, "top_logprobs must be between 0 and 20"
     messages = body.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return None, "json: cannot unmarshal messages into Go struct field of type []api.Message"
@@ -386,18 +448,49 @@ def _missing_capability(model: OllamaModel, messages: list[dict[str, Any]]) -> s
         return "chat"
     for message in messages:
         for image in message.get("images") or []:
-            data = base64.b64decode(image)
-            needs = "audio" if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else "vision"
+            needs = "audio" if _is_wav(image) else "vision"
             if needs not in model.capabilities:
                 return needs
     return None
 
 
-def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    """A deterministic stand-in for the tokenizer: words, plus 768 per image (§1.5)."""
-    words = sum(len(str(m.get("content") or "").split()) for m in messages)
-    images = sum(len(m.get("images") or []) for m in messages)
-    return words + IMAGE_TOKENS * images
+def _is_wav(image: str) -> bool:
+    """Ollama tells audio from images by the bytes: RIFF....WAVE (llm/media.go)."""
+    data = base64.b64decode(image[:24])
+    return data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+
+
+def _json_tokens(fmt: Any) -> list[str]:
+    """An answer that fits `format` ("json" or a schema), in a few pieces as a model streams
+    it (Ollama turns the schema into a grammar the output must follow)."""
+    text = dumps(_instance(fmt) if isinstance(fmt, dict) else {"answer": "Hello"})
+    third = max(1, len(text) // 3)
+    return [text[i : i + third] for i in range(0, len(text), third)]
+
+
+def _instance(schema: dict[str, Any]) -> Any:
+    """The simplest value a JSON schema accepts (const, enum, first anyOf branch, types)."""
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if branches := schema.get("anyOf") or schema.get("oneOf"):
+        return _instance(branches[0])
+    kind = schema.get("type", "object")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {k: _instance(v) for k, v in props.items()}
+    simple = {"string": "Tokyo", "integer": 1, "number": 1.5, "boolean": True, "null": None}
+    return simple.get(kind, [])
+
+
+def _logprobs(part: dict[str, Any], top: int | None) -> list[dict[str, Any]]:
+    """Ollama's per-token logprobs (api/types.go Logprob) for one content piece."""
+    text = part.get("content") or ""
+    if not text or top is None:
+        return []
+    alternatives = [{"token": text, "logprob": -0.25}, {"token": " maybe", "logprob": -2.5}]
+    return [{"token": text, "logprob": -0.25, "top_logprobs": alternatives[:top]}]
 
 
 def _eval_tokens(parts: list[dict[str, Any]]) -> int:

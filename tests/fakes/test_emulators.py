@@ -23,6 +23,7 @@ from aiohttp import ClientSession
 
 from tests.fakes import vectors as tv
 from tests.fakes.base import Received
+from tests.fakes.ollama_render import image_tags
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
 
@@ -35,6 +36,8 @@ GEMMA = "google/gemma-4-26b-a4b"
 O1_EXTRA = frozenset({"images", "done_reason"})  # 2023 docs: images:null, no done_reason
 SHOW_EXTRA = frozenset({"modelfile", "template"})  # §1.4 lists them; TV-S1 is a subset
 V0_EXTRA = frozenset({"stats", "model_info", "runtime"})  # /v1 drops them (TV-L4 note)
+# Today's /api/tags adds capabilities and details.context_length (api/types.go, §0b.5)
+TAGS_EXTRA = frozenset({"capabilities", "context_length"})
 
 
 def assert_same_shape(
@@ -92,10 +95,11 @@ async def http() -> AsyncIterator[ClientSession]:
 
 @pytest.fixture
 async def emu() -> AsyncIterator[OllamaEmulator]:
-    models = [
-        OllamaModel("gemma4"),
+    models = [  # "gemma4" as TV-S1 shows it (plus audio, from its encoder): no thinking
+        OllamaModel("gemma4", capabilities=("completion", "vision", "audio")),
         OllamaModel("gemma4:26b", capabilities=("completion", "vision"), context_length=262144),
         OllamaModel("textonly", family="llama", capabilities=("completion",)),
+        OllamaModel("gemma4:e4b"),  # as today's `ollama show gemma4:e4b`: it thinks
     ]
     async with OllamaEmulator(models) as emu:
         yield emu
@@ -140,13 +144,19 @@ async def test_ollama_root_version_and_recording(emu: OllamaEmulator, http: Clie
 async def test_ollama_tags_match_tv_t1_and_t2(emu: OllamaEmulator, http: ClientSession) -> None:
     status, tags = await get_json(http, emu.url + "/api/tags")
     assert status == 200
-    assert_same_shape(tags, tv.TV_T1)
-    assert_same_shape(tags, tv.TV_T2, frozenset({"parent_model"}))  # TV-T2 omits it
+    assert_same_shape(tags, tv.TV_T1, TAGS_EXTRA)
+    assert_same_shape(tags, tv.TV_T2, TAGS_EXTRA | {"parent_model"})  # TV-T2 omits it
     first = tags["models"][0]
-    assert [m["name"] for m in tags["models"]] == ["gemma4", "gemma4:26b", "textonly"]
+    assert [m["name"] for m in tags["models"]] == ["gemma4", "gemma4:26b", "textonly", "gemma4:e4b"]
     assert first["digest"] == hashlib.sha256(b"gemma4").hexdigest()
     assert first["size"] == 9608350245
-    assert first["details"] == {**tv.TV_T2["models"][0]["details"], "parent_model": ""}
+    assert first["details"] == {
+        **tv.TV_T2["models"][0]["details"], "parent_model": "", "context_length": 131072
+    }  # fmt: skip
+    assert first["capabilities"] == ["completion", "vision", "audio"]
+    assert tags["models"][3]["capabilities"] == [
+        "completion", "vision", "audio", "tools", "thinking"
+    ]  # fmt: skip
     assert tags["models"][2]["details"]["families"] == ["llama"]
 
 
@@ -218,7 +228,9 @@ async def test_ollama_stream_matches_tv_o1_and_o4(emu: OllamaEmulator, http: Cli
     assert_same_shape(final, tv.TV_O3_FINAL)
     assert final["message"] == {"role": "assistant", "content": ""}
     assert (final["done"], final["done_reason"]) == (True, "stop")
-    assert final["eval_count"] == 9 and final["prompt_eval_count"] == 5  # 5 words
+    # the rendered prompt's words: 5 of the question and 2 of Gemma 4's turn markup
+    assert final["eval_count"] == 9 and final["prompt_eval_count"] == 5 + 2
+    assert emu.prompts == ["<bos><|turn>user\nwhy is the sky blue?<turn|>\n<|turn>model\n"]
     assert emu.chats() == [{"model": "gemma4", "messages": USER}]
 
 
@@ -233,7 +245,8 @@ async def test_ollama_non_stream_matches_tv_o4_and_o2(
     assert_same_shape(reply, tv.TV_O4)
     assert_same_shape(reply, tv.TV_O2_RESPONSE, O1_EXTRA)
     assert reply["message"] == {"role": "assistant", "content": REPLY}
-    assert reply["prompt_eval_count"] == 5 + 768  # words + Ollama's flat per-image count
+    # words, markup, the [img-0] tag, and Ollama's flat per-image count
+    assert reply["prompt_eval_count"] == 5 + 2 + 1 + 768
     assert reply["total_duration"] == (
         reply["load_duration"] + reply["prompt_eval_duration"] + reply["eval_duration"]
     )
@@ -360,11 +373,11 @@ async def test_ollama_client_chat_list_show_ps(emu: OllamaEmulator) -> None:
 
     images = [{"role": "user", "content": "what is this?", "images": [b"\x89PNG raw bytes"]}]
     reply = await client.chat(model="gemma4", messages=images)
-    assert reply.prompt_eval_count == 3 + 768
+    assert reply.prompt_eval_count == 3 + 2 + 1 + 768
     assert base64.b64decode(emu.chats()[-1]["messages"][0]["images"][0]) == b"\x89PNG raw bytes"
 
     listing = await client.list()
-    assert [m.model for m in listing.models] == ["gemma4", "gemma4:26b", "textonly"]
+    assert [m.model for m in listing.models] == ["gemma4", "gemma4:26b", "textonly", "gemma4:e4b"]
     assert listing.models[0].details and listing.models[0].details.family == "gemma4"
     show = await client.show("gemma4:26b")
     assert show.modelinfo and show.modelinfo["gemma4.context_length"] == 262144
@@ -392,6 +405,113 @@ async def test_ollama_client_sees_errors(emu: OllamaEmulator) -> None:
     assert got == ["Hello"]
     assert err.value.error == emu.fail_mid_stream and err.value.status_code == -1
     await client.close()
+
+
+# --- Ollama as it behaves today (protocols.md §0b) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "count", "offset", "want", "next_offset"),
+    [  # the cases of model/renderers/image_tags_test.go, copied
+        ("describe this image", 2, 0, "[img-0][img-1] describe this image", 2),
+        ("compare [img] and [img]", 2, 3, "compare [img-3] and [img-4]", 5),
+        ("compare [img]", 2, 0, "[img-1] compare [img-0]", 2),
+        ("compare [img] and [img]", 1, 0, "compare [img-0] and [img]", 1),
+        ("compare [img-0] and [img-1]", 2, 0, "compare [img-0] and [img-1]", 2),
+    ],
+)
+def test_ollama_image_tags_match_the_renderer_tests(
+    content: str, count: int, offset: int, want: str, next_offset: int
+) -> None:
+    assert image_tags(content, count, offset) == (want, next_offset)
+
+
+async def test_ollama_thinks_unless_told_not_to(emu: OllamaEmulator, http: ClientSession) -> None:
+    body = {"model": "gemma4:e4b", "messages": USER, "stream": False}
+    _, reply = await post_json(http, emu.url + "/api/chat", body)
+    assert reply["message"]["thinking"] and reply["message"]["content"] == REPLY
+    assert emu.prompts[-1].startswith("<bos><|turn>system\n<|think|>\n<turn|>")
+    for think in (False, "low", "max", True):
+        status, reply = await post_json(http, emu.url + "/api/chat", {**body, "think": think})
+        assert status == 200 and ("thinking" in reply["message"]) is (think is not False)
+    # a model without the capability: think=true is refused, think=false is fine
+    textonly = {**body, "model": "textonly"}
+    assert await post_json(http, emu.url + "/api/chat", {**textonly, "think": True}) == (
+        400, {"error": '"textonly" does not support thinking'}
+    )  # fmt: skip
+    assert (await post_json(http, emu.url + "/api/chat", {**textonly, "think": False}))[0] == 200
+
+
+@pytest.mark.parametrize("think", ["minimal", "none", "xhigh", 1])
+async def test_ollama_refuses_invalid_think_values(
+    emu: OllamaEmulator, http: ClientSession, think: Any
+) -> None:
+    body = {"model": "gemma4:e4b", "messages": USER, "think": think}
+    assert await post_json(http, emu.url + "/api/chat", body) == (400, {"error": (
+        f"invalid think value: {json.dumps(think)} "
+        '(must be "high", "medium", "low", "max", true, or false)'
+    )})  # fmt: skip
+
+
+async def test_ollama_audio_with_thinking_answers_nothing(
+    emu: OllamaEmulator, http: ClientSession
+) -> None:
+    message = {"role": "user", "content": "Transcribe", "images": [base64.b64encode(WAV).decode()]}
+    body = {"model": "gemma4:e4b", "messages": [message], "stream": False}
+    _, reply = await post_json(http, emu.url + "/api/chat", body)
+    assert reply["message"]["content"] == "" and "thank you" in reply["message"]["thinking"]
+    _, reply = await post_json(http, emu.url + "/api/chat", {**body, "think": False})
+    assert reply["message"] == {"role": "assistant", "content": REPLY}
+
+
+async def test_ollama_renders_media_where_placeholders_are(
+    emu: OllamaEmulator, http: ClientSession
+) -> None:
+    def user(content: str) -> dict[str, Any]:
+        return {"role": "user", "content": content, "images": [PNG_B64, PNG_B64]}
+
+    for content, rendered in [
+        ("00:00 [img] 00:01 [img] what happens?", "00:00 [img-0] 00:01 [img-1] what happens?"),
+        ("what happens?", "[img-0][img-1] what happens?"),  # all before the text
+    ]:
+        body = {"model": "gemma4", "messages": [user(content)], "stream": False}
+        assert (await post_json(http, emu.url + "/api/chat", body))[0] == 200
+        assert emu.prompts[-1] == f"<bos><|turn>user\n{rendered}<turn|>\n<|turn>model\n"
+
+
+async def test_ollama_drops_old_messages_counting_768_per_image(
+    emu: OllamaEmulator, http: ClientSession
+) -> None:
+    history = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "look", "images": [PNG_B64] * 6},  # 6 x 768 = 4608
+        {"role": "assistant", "content": "a cat"},
+        {"role": "user", "content": "and now?"},
+    ]
+    body = {"model": "gemma4", "messages": history, "stream": False}
+    _, reply = await post_json(http, emu.url + "/api/chat", {**body, "options": {"num_ctx": 4096}})
+    assert emu.truncated[-1] == 1  # the images' message went, silently
+    assert "[img-" not in emu.prompts[-1] and "be brief" in emu.prompts[-1]
+    assert reply["done_reason"] == "stop" and reply["prompt_eval_count"] < 100
+    _, reply = await post_json(http, emu.url + "/api/chat", {**body, "options": {"num_ctx": 8192}})
+    assert emu.truncated[-1] == 0 and reply["prompt_eval_count"] > 6 * 768
+
+
+async def test_ollama_format_and_logprobs(emu: OllamaEmulator, http: ClientSession) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"},
+              "days": {"type": "integer"}}, "required": ["city", "days"]}  # fmt: skip
+    body = {"model": "gemma4", "messages": USER, "format": schema, "logprobs": True,
+            "top_logprobs": 2}  # fmt: skip
+    *chunks, final = await post_lines(http, emu.url + "/api/chat", body)
+    assert json.loads("".join(c["message"]["content"] for c in chunks)) == {
+        "city": "Tokyo", "days": 1
+    }  # fmt: skip
+    for chunk in chunks:
+        (logprob,) = chunk["logprobs"]
+        assert logprob["token"] == chunk["message"]["content"]
+        assert len(logprob["top_logprobs"]) == 2
+    status, error = await post_json(http, emu.url + "/api/chat", {**body, "top_logprobs": 21})
+    assert (status, error) == (400, {"error": "top_logprobs must be between 0 and 20"})
 
 
 # --- OpenAI-compatible: listings ------------------------------------------------------
