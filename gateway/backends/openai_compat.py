@@ -252,7 +252,8 @@ class OpenAICompatBackend(BackendBase):
 
 
 def lmstudio_v1_info(entry: dict[str, Any], backend: str) -> ModelInfo:
-    """A `/api/v1/models` LLM entry; of several loaded instances, the largest context."""
+    """A `/api/v1/models` LLM entry; of several loaded instances, the smallest context: a
+    request for the model may land on any of them."""
     contexts = [
         i["config"]["context_length"]
         for i in entry.get("loaded_instances") or ()
@@ -264,7 +265,7 @@ def lmstudio_v1_info(entry: dict[str, Any], backend: str) -> ModelInfo:
         vision=(entry.get("capabilities") or {}).get("vision") is True,
         max_context=entry.get("max_context_length"),
         loaded=bool(entry.get("loaded_instances")),
-        loaded_context=max(contexts, default=None),
+        loaded_context=min(contexts, default=None),
     )
 
 
