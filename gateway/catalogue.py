@@ -2,7 +2,9 @@
 
 Backends name the same model differently (Ollama `gemma4:26b-q4_K_M`, LM Studio
 `google/gemma-4-26b-a4b`), so members are matched by pattern, never by exact string.
-Facts come from shared/gemma4-family.md.
+Facts come from shared/gemma4-family.md and protocols.md 0b.10 (the 12B, June 2026: it hears
+like E2B/E4B; its window is known only from third-party copies, so the catalogue assumes
+the edge models' 128K and trusts what a backend reports).
 
 What a model can take is decided in this order: a config `[[models]]` entry that says so,
 then what its backend reports (Ollama `/api/show` capabilities, LM Studio's `type`), then
@@ -58,9 +60,11 @@ A26B = Member(
     "gemma4-26b-a4b", _pattern("26b"), _SEEING, 262144, "gemma4:26b", "google/gemma-4-26b-a4b"
 )
 D31B = Member("gemma4-31b", _pattern("31b"), _SEEING, 262144, "gemma4:31b", "google/gemma-4-31b")
-FAMILY: tuple[Member, ...] = (E2B, E4B, A26B, D31B)
+D12B = Member("gemma4-12b", _pattern("12b"), _ALL, 131072, "gemma4:12b", "google/gemma-4-12b")
+FAMILY: tuple[Member, ...] = (E2B, E4B, D12B, A26B, D31B)
 BY_ALIAS = {m.alias: m for m in FAMILY}
-EDGE = (E4B.alias, E2B.alias)  # the only members that hear
+EDGE = (E4B.alias, E2B.alias)  # the small members that hear: plain audio goes here
+HEARING = (*EDGE, D12B.alias)  # every member that hears; the 12B takes what is too long
 LONG = (A26B.alias, D31B.alias)  # the 256K windows
 
 
@@ -99,8 +103,9 @@ class Catalogue:
         }
         self.members: dict[str, Member] = {**BY_ALIAS, **custom}
 
-    def resolve(self, info: ModelInfo) -> ModelInfo:
-        """A backend's listing completed with member, inputs and context."""
+    def resolve(self, info: ModelInfo, edge_images: bool = True) -> ModelInfo:
+        """A backend's listing completed with member, inputs and context; without
+        `edge_images` (a backend's switch), E2B/E4B there take no images or video."""
         entry = next((e for e in self.entries if _glob(e.match).search(info.id.lower())), None)
         member = self.members[entry.member] if entry else member_of(info.id)
         inputs = (
@@ -117,6 +122,8 @@ class Catalogue:
             or info.context
             or (member.context if member else UNKNOWN_CONTEXT)
         )
+        if not edge_images and member in (E2B, E4B):
+            inputs -= {Modality.IMAGE, Modality.VIDEO}
         return replace(
             info, member=member.alias if member else None, inputs=inputs, context=context
         )

@@ -30,7 +30,7 @@ from gateway.fetch import fetch_media
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
 from gateway.isolation import Limits, run_isolated
-from gateway.routing import Need, RouteDecision, Wish, num_ctx, route
+from gateway.routing import Need, RouteDecision, Wish, route
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from gateway.types import (
     AudioPart,
@@ -107,7 +107,7 @@ async def plan(request: web.Request) -> Planned:
         backend=request.headers.get("X-Gateway-Backend"),
         prefer=request.headers.get("X-Gateway-Prefer"),
     )
-    need = Need(inspection.modalities, inspection.estimate.total)
+    need = inspection.need()
     decision = await decide(app, need, wish)
     log.info(
         "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
@@ -191,7 +191,7 @@ async def forward(
         backend = request.app[BACKENDS][model.backend]
         reason = decision.reason if attempt == 0 else "fallback"
         headers = response_headers(model, reason, decision.tokens, plan, request[REQUEST_ID])
-        breq = backend_request(req, messages, model, backend, decision.tokens)
+        breq = backend_request(req, messages, model, backend, decision)
         try:
             response = await answer(request, backend, breq, req.n_choices, req.stream, headers)
             request.app[METRICS].routed.inc(model.id, model.backend, reason)
@@ -208,10 +208,14 @@ async def forward(
 
 
 def backend_request(
-    req: ChatRequest, messages: list[ChatMessage], model: ModelInfo, backend: Backend, tokens: int
+    req: ChatRequest,
+    messages: list[ChatMessage],
+    model: ModelInfo,
+    backend: Backend,
+    decision: RouteDecision,
 ) -> BackendRequest:
     """Ollama gets an explicit num_ctx: left alone, it silently truncates to its default."""
-    context = num_ctx(model, tokens) if backend.kind == "ollama" else None
+    context = decision.num_ctx(model) if backend.kind == "ollama" else None
     return BackendRequest(model.id, messages, req.sampling(), req.include_usage, context)
 
 
@@ -236,7 +240,7 @@ def explain(
     """The decision as `gateway route` prints it; `kinds` maps backend name -> kind."""
 
     def described(m: ModelInfo) -> dict[str, Any]:
-        ctx = num_ctx(m, decision.tokens) if kinds.get(m.backend) == "ollama" else None
+        ctx = decision.num_ctx(m) if kinds.get(m.backend) == "ollama" else None
         return {"model": m.id, "backend": m.backend, "member": m.member, "num_ctx": ctx}
 
     return {

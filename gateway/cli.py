@@ -27,7 +27,7 @@ from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
 from gateway.errors import GatewayError
 from gateway.inventory import Inventory, Keeper
-from gateway.routing import Need, Wish, route
+from gateway.routing import Wish, route
 from preprocess.errors import InvalidMedia
 
 
@@ -152,7 +152,7 @@ def _route_direct(raw: bytes, wish: Wish, config: GatewayConfig) -> dict[str, An
         messages, inspection = decode_and_inspect(req, config)
         snapshot = asyncio.run(_inventory(config))
         wish = dataclasses.replace(wish, model=wish.model or req.model)
-        need = Need(inspection.modalities, inspection.estimate.total)
+        need = inspection.need()
         decision = route(need, wish, snapshot, config.routing, Catalogue(config.models))
     except (GatewayError, InvalidMedia) as e:
         return {"error": e.message}

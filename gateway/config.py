@@ -62,6 +62,9 @@ class BackendConfig(_Section):
     connect_timeout_s: float = Field(default=5, gt=0)
     first_byte_timeout_s: float = Field(default=300, gt=0)
     read_timeout_s: float = Field(default=120, gt=0)
+    # False keeps images and video off this backend's E2B/E4B: some Ollama builds feed them
+    # blank images while the 12B and 26B see (ollama#16809, #16874, #18560 on 0.34.2).
+    edge_images: bool = True
 
     @field_validator("url")
     @classmethod
@@ -71,7 +74,7 @@ class BackendConfig(_Section):
         return url.rstrip("/")
 
 
-FAMILY_ALIASES = ("gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b")
+FAMILY_ALIASES = ("gemma4-e2b", "gemma4-e4b", "gemma4-12b", "gemma4-26b-a4b", "gemma4-31b")
 MODALITIES = Literal["text", "image", "audio", "video"]
 
 
@@ -80,7 +83,9 @@ class RoutingConfig(_Section):
     long_context_tokens: int = Field(default=32768, ge=1)
     output_reserve_tokens: int = Field(default=1024, ge=0)
     preference: list[str] = Field(
-        default_factory=lambda: ["gemma4-26b-a4b", "gemma4-31b", "gemma4-e4b", "gemma4-e2b"]
+        default_factory=lambda: [
+            "gemma4-26b-a4b", "gemma4-31b", "gemma4-12b", "gemma4-e4b", "gemma4-e2b"
+        ]
     )
     image_tokens: int = Field(default=280, ge=1)
 

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from gateway.config import PreprocessConfig, RoutingConfig
 from gateway.errors import InvalidRequest
+from gateway.routing import Need
 from gateway.tokens import BOS, MESSAGE_OVERHEAD_TOKENS, estimate_text_tokens
 from gateway.types import Audio, ChatMessage, Image, Modality, Text, Video
 from preprocess.audio import audio_seconds
 from preprocess.video import video_seconds
 
 AUDIO_TOKENS_PER_SECOND = 25
-FRAME_LABEL_TOKENS = estimate_text_tokens("[00:00] ")
+OLLAMA_MEDIA_TOKENS = 768  # Ollama's count per `images` entry when it truncates (prompt.go)
+FRAME_LABEL_TOKENS = estimate_text_tokens("00:00 ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,24 @@ class MediaPlan:
     clips: int = 0
     audio_s: float = 0.0
 
+    @property
+    def items(self) -> int:
+        """Media items a backend receives: images, video stills and audio clips."""
+        return self.images + self.frames + self.clips
+
 
 @dataclass(frozen=True, slots=True)
 class Inspection:
     modalities: frozenset[Modality]
     estimate: Estimate
     plan: MediaPlan
+
+    def need(self) -> Need:
+        """What routing weighs: modalities, the estimate, and the prompt as Ollama counts it
+        (its text, plus a flat 768 per media item)."""
+        e = self.estimate
+        ollama = e.text + e.output + OLLAMA_MEDIA_TOKENS * self.plan.items
+        return Need(self.modalities, e.total, ollama)
 
 
 def inspect(

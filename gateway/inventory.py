@@ -107,5 +107,5 @@ async def _state(backend: Backend, catalogue: Catalogue) -> BackendState:
     except TimeoutError:
         detail = f"listing models took over {LIST_TIMEOUT_S:g}s"
         return BackendState(backend.name, backend.kind, backend.url, False, detail)
-    profiles = tuple(catalogue.resolve(m) for m in models)
+    profiles = tuple(catalogue.resolve(m, backend.cfg.edge_images) for m in models)
     return BackendState(backend.name, backend.kind, backend.url, True, "", profiles)

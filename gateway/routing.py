@@ -6,7 +6,8 @@ it. The policy, in order:
 
 1. an override (header `X-Gateway-Model`, else a body `model` other than `auto`) is obeyed,
    or refused with a 400 if that model lacks a needed modality or window: never swapped;
-2. audio -> E4B, else E2B (the only members that hear);
+2. audio -> E4B, else E2B, else the 12B (the members that hear; audio too long for the
+   edge models' 128K windows thus reaches a 12B whose window holds it);
 3. an estimate over `long_context_tokens` (always over 128K) -> 26B A4B, else 31B;
 4. `X-Gateway-Prefer: speed` -> E4B/E2B, `quality` -> 31B, otherwise `default_model`.
 
@@ -20,13 +21,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.catalogue import AUTO_ALIASES, BY_ALIAS, EDGE, FAMILY, LONG, Catalogue, can_take
+from gateway.catalogue import (
+    AUTO_ALIASES,
+    BY_ALIAS,
+    EDGE,
+    FAMILY,
+    HEARING,
+    LONG,
+    Catalogue,
+    can_take,
+)
 from gateway.config import RoutingConfig
 from gateway.errors import InvalidRequest, ModelNotFound, NoRoute
 from gateway.inventory import Inventory
 from gateway.types import Modality, ModelInfo
 
-ALWAYS_LONG = 131072  # beyond the edge models' 128K window, only 26B A4B / 31B can serve
+ALWAYS_LONG = 131072  # beyond the edge models' 128K window: the 256K members' work
 NUM_CTX_LADDER = (8192, 16384, 32768, 65536, 131072, 262144)
 PREFERENCES = ("speed", "balanced", "quality")
 
@@ -42,10 +52,16 @@ class Wish:
 
 @dataclass(frozen=True, slots=True)
 class Need:
-    """What the request needs from a model: its modalities and its token estimate."""
+    """What the request needs from a model: its modalities and its token estimate.
+
+    `ollama_tokens` is the prompt as Ollama's truncation counts it, 768 per image or audio
+    clip whatever they really cost (`server/prompt.go`): Ollama's `num_ctx` must hold that
+    too, or Ollama silently drops the oldest messages.
+    """
 
     modalities: frozenset[Modality] = frozenset({Modality.TEXT})
     tokens: int = 0
+    ollama_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +72,15 @@ class RouteDecision:
     reason: str
     tokens: int
     candidates: tuple[ModelInfo, ...] = field(default=())
+    ollama_tokens: int = 0
 
     @property
     def backend(self) -> str:
         return self.model.backend
+
+    def num_ctx(self, model: ModelInfo) -> int:
+        """Ollama's `options.num_ctx` for `model`: holds the estimate and Ollama's count."""
+        return num_ctx(model, max(self.tokens, self.ollama_tokens))
 
 
 class ContextTooLong(InvalidRequest):
@@ -92,12 +113,12 @@ def route(
     fitting = _fitting(capable, need)
     order = [*preferred, *(p for p in policy.preference if p not in preferred)]
     ranked = sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, busy)))
-    return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked))
+    return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked), need.ollama_tokens)
 
 
 def _rule(need: Need, wish: Wish, policy: RoutingConfig) -> tuple[list[str], str]:
     if Modality.AUDIO in need.modalities:
-        return list(EDGE), "audio"
+        return list(HEARING), "audio"
     if need.tokens > min(policy.long_context_tokens, ALWAYS_LONG):
         return list(LONG), "long-context"
     if wish.prefer == "speed":
@@ -131,7 +152,7 @@ def _override(
             code="unsupported_modality",
         )
     ranked = sorted(_fitting(capable, need), key=lambda m: _tiebreak(m, busy))
-    return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked))
+    return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked), need.ollama_tokens)
 
 
 def _video_as_stills(model: ModelInfo) -> frozenset[Modality]:
@@ -141,14 +162,22 @@ def _video_as_stills(model: ModelInfo) -> frozenset[Modality]:
 def _fitting(capable: list[ModelInfo], need: Need) -> list[ModelInfo]:
     fitting = [m for m in capable if m.window >= need.tokens]
     if not fitting:
-        largest = max(m.window for m in capable)
+        largest = max(capable, key=lambda m: m.window)
         raise ContextTooLong(
             f"the request needs about {need.tokens} tokens (prompt, media and reserved "
-            f"output) but the largest window that can take it is {largest}; shorten the "
-            "conversation, send less media, or lower max_tokens",
+            f"output) but the largest window that can take it is {largest.window} "
+            f"({_window_of(largest)}); shorten the conversation, send less media, or lower "
+            "max_tokens",
             param="messages",
         )
     return fitting
+
+
+def _window_of(model: ModelInfo) -> str:
+    """Whose window it is, and whether it is the context the model is loaded with (LM Studio
+    serves a loaded model at that context and no more)."""
+    loaded = model.loaded and model.loaded_context == model.window
+    return f"{model.id} on {model.backend}{', as loaded' if loaded else ''}"
 
 
 def _rank(model: ModelInfo, order: Sequence[str]) -> int:
@@ -213,8 +242,8 @@ def _missing(
     known = sorted({m.id for m in inventory.models()})
     listing = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "") if known else "none"
     return ModelNotFound(
-        f"model {name!r} is not {where}. Use `auto`, a family alias (gemma4-e2b, gemma4-e4b, "
-        f"gemma4-26b-a4b, gemma4-31b) or one of: {listing}",
+        f"model {name!r} is not {where}. Use `auto`, a family alias "
+        f"({', '.join(m.alias for m in FAMILY)}) or one of: {listing}",
         param="model",
     )
 

@@ -8,6 +8,7 @@ reaches an OpenAI-compatible backend without a gateway release.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -173,7 +174,22 @@ class ChatMessage:
 
     @property
     def text(self) -> str:
-        return "".join(p.text for p in self.parts if isinstance(p, Text))
+        return join_text(p.text for p in self.parts if isinstance(p, Text))
+
+
+def join_text(pieces: Iterable[str]) -> str:
+    """Text parts as one string in which words never run together: a space goes between two
+    pieces where neither side has whitespace already.
+
+    >>> join_text(["Describe", "this", " image ", "now", "[img]"])
+    'Describe this image now [img]'
+    """
+    out: list[str] = []
+    for piece in pieces:
+        if out and piece and out[-1] and not (out[-1][-1].isspace() or piece[0].isspace()):
+            out.append(" ")
+        out.append(piece)
+    return "".join(out)
 
 
 @dataclass(slots=True)

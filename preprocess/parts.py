@@ -140,7 +140,8 @@ def _prepared(part: Part, param: str, cfg: PreprocessConfig, plan: MediaPlan) ->
         plan.videos += 1
         plan.frames += len(stills.stills)
         plan.truncated_s += stills.truncated_s
-        return [p for s in stills.stills for p in (Text(f"[{timestamp(s.second)}]"),
+        # Labelled as Gemma's own video processor does: "mm:ss" right before each frame.
+        return [p for s in stills.stills for p in (Text(timestamp(s.second)),
                                                     ImageData(s.jpeg, "image/jpeg"))]  # fmt: skip
     return [part]
 

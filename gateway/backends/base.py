@@ -25,6 +25,7 @@ class Backend(Protocol):
     name: str
     kind: str
     url: str
+    cfg: BackendConfig
     limiter: Limiter
 
     async def chat(self, req: BackendRequest) -> Completion: ...

@@ -29,13 +29,33 @@ from gateway.errors import (
 )
 from gateway.types import BackendRequest, Chunk, Completion, Health, Modality, ModelInfo
 
-# `/api/show` capability -> the input it means (types/model/capability.go).
+# `/api/show` capability -> the input it means (types/model/capability.go). `image` is not
+# here: it means image *generation* (errCapabilityImage = "image generation").
 _CAPABILITY_INPUTS = {
     "completion": Modality.TEXT,
     "vision": Modality.IMAGE,
-    "image": Modality.IMAGE,
     "audio": Modality.AUDIO,
 }
+# Where Ollama keeps `audio` off although the GGUF has an audio encoder
+# (server/images.go suppressAudioCapability; projector gemma3nv is Gemma 3n's).
+_AUDIO_SUPPRESSED = frozenset({"nemotron_h_omni", "gemma3n"})
+
+
+def _hears(show: ollama.ShowResponse) -> bool:
+    """Whether the model takes audio as Ollama itself decides it: its `audio` capability, or,
+    from builds that list no such capability yet (v0.20's TV-S1 example), an
+    `<arch>.audio.block_count` key in a GGUF model whose family Ollama does not suppress."""
+    if "audio" in (show.capabilities or ()):
+        return True
+    info = show.modelinfo or {}
+    details = show.details
+    arch = str(info.get("general.architecture", ""))
+    return (
+        any(k.endswith(".audio.block_count") for k in info)
+        and (details is None or details.format in (None, "", "gguf"))
+        and arch not in _AUDIO_SUPPRESSED
+        and not (details and set(details.families or ()) & _AUDIO_SUPPRESSED)
+    )
 
 
 class OllamaBackend(BackendBase):
@@ -62,21 +82,23 @@ class OllamaBackend(BackendBase):
     async def chat(self, req: BackendRequest) -> Completion:
         stand_ins = StandIns()  # the transport splices the media in, off the loop
         messages = to_ollama_messages(req.messages, stand_ins.raw)
+        kwargs, forced = to_ollama_kwargs(req)
         with self._errors(), sending(stand_ins):
             async with asyncio.timeout(self.cfg.first_byte_timeout_s):
                 part = await self.client.chat(
-                    model=req.model, messages=messages, stream=False, **to_ollama_kwargs(req)
+                    model=req.model, messages=messages, stream=False, **kwargs
                 )
-        return completion_from_ollama(part, req.model)
+        return completion_from_ollama(part, req.model, forced)
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
-        translator = ChunkTranslator(req.model, req.include_usage)
         stand_ins = StandIns()
         messages = to_ollama_messages(req.messages, stand_ins.raw)
+        kwargs, forced = to_ollama_kwargs(req)
+        translator = ChunkTranslator(req.model, req.include_usage, forced)
         with self._errors():
             with sending(stand_ins):  # the request goes out with the first part
                 parts = await self.client.chat(
-                    model=req.model, messages=messages, stream=True, **to_ollama_kwargs(req)
+                    model=req.model, messages=messages, stream=True, **kwargs
                 )
                 part = await anext(parts, None)
             while part is not None:
@@ -104,9 +126,9 @@ class OllamaBackend(BackendBase):
         self, model_id: str, show: ollama.ShowResponse, loaded: dict[str | None, int | None]
     ) -> ModelInfo:
         caps = set(show.capabilities or ["completion"])
+        if _hears(show):
+            caps.add("audio")
         info = show.modelinfo or {}
-        if any(k.endswith(".audio.block_count") for k in info):
-            caps.add("audio")  # the GGUF has an audio encoder (server/images.go)
         context = next((v for k, v in info.items() if k.endswith(".context_length")), None)
         return ModelInfo(
             id=model_id,

@@ -2,6 +2,15 @@
 
 Ollama's native API (not its `/v1`) is used because only it honours `options.num_ctx`
 and takes audio: images and WAV clips both travel as base64 in `messages[].images`.
+
+What is sent, and why (sources: ollama/ollama at fb30760):
+- `think` always: Ollama turns thinking on for Gemma 4 when it is absent (`server/routes.go`
+  ChatHandler), and with thinking on audio comes back as an empty answer (ollama#16584).
+  It is `false` unless the client sends `think` or a reasoning effort, mapped as Ollama's own
+  `/v1` maps it (`openai/openai.go` thinkFromReasoningEffort).
+- Media stay where the client put them: each image or audio clip leaves an `[img]` in the
+  text, which Ollama's renderer replaces in order with that item's tag; without
+  placeholders it would put every item before the text (`model/renderers/image_tags.go`).
 """
 
 from __future__ import annotations
@@ -9,13 +18,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ollama import ChatResponse
 
+from gateway.backends.ollama_tools import ForcedTool, tool_choice
 from gateway.errors import InvalidRequest
-from gateway.types import Audio, BackendRequest, ChatMessage, Chunk, Completion, Image
+from gateway.types import Audio, BackendRequest, ChatMessage, Chunk, Completion, Image, join_text
 
 # OpenAI sampling field -> Ollama `options` key.
 _OPTION_NAMES = {
@@ -30,12 +40,21 @@ _OPTION_NAMES = {
     "repeat_penalty": "repeat_penalty",
 }
 _ROLES = {"developer": "system"}
+PLACEHOLDER = "[img]"  # filled in order by Ollama's renderer with each item's [img-N] tag
+THINK_LEVELS = ("low", "medium", "high", "max")  # api/types.go ThinkValue.UnmarshalJSON
+# OpenAI reasoning_effort -> Ollama think (openai/openai.go thinkFromReasoningEffort).
+EFFORT_TO_THINK: dict[str, bool | str] = {
+    "none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
+    "max": "max", "xhigh": "max", "ultra": "max",
+}  # fmt: skip
+MAX_TOP_LOGPROBS = 20  # Ollama refuses more (server/routes.go)
 
 
 def to_ollama_messages(
     messages: list[ChatMessage], stand_in: Callable[[bytes], bytes] = bytes
 ) -> list[dict[str, Any]]:
-    """OpenAI messages -> Ollama messages; media becomes `stand_in(data)` in `images`.
+    """OpenAI messages -> Ollama messages; media becomes `stand_in(data)` in `images`, with
+    an `[img]` placeholder where it stood in the content.
 
     Media is handed to the client as `bytes`, never as `str`: ollama-python reads a
     string that names an existing file from disk, which a user must never control.
@@ -43,23 +62,38 @@ def to_ollama_messages(
     tool_names: dict[str, str] = {}
     out = []
     for i, msg in enumerate(messages):
-        item: dict[str, Any] = {"role": _ROLES.get(msg.role, msg.role), "content": msg.text}
-        media = [p for p in msg.parts if isinstance(p, Image | Audio)]
-        for j, part in enumerate(media):
-            if isinstance(part, Audio) and part.format != "wav":
-                raise InvalidRequest(
-                    f"Ollama takes audio only as WAV; convert this {part.format} clip to WAV",
-                    param=f"messages[{i}].content",
-                )
-            if j == 0:
-                item["images"] = []
-            item["images"].append(stand_in(part.data))
+        item: dict[str, Any] = {"role": _ROLES.get(msg.role, msg.role)}
+        item["content"], media = _content(msg, f"messages[{i}].content")
+        if media:
+            item["images"] = [stand_in(data) for data in media]
         if calls := msg.extra.get("tool_calls"):
             item["tool_calls"] = [_ollama_tool_call(c, tool_names) for c in calls]
         if msg.role == "tool" and (name := tool_names.get(msg.extra.get("tool_call_id", ""))):
             item["tool_name"] = name
         out.append(item)
     return out
+
+
+def _content(msg: ChatMessage, param: str) -> tuple[str, list[bytes]]:
+    """The message text with a placeholder at each media item, and the items in order.
+
+    In a message with media, a client's own `[img` is spaced (`[ img`) so that it can neither
+    take an item's place nor stop Ollama from placing them (it leaves text containing
+    `[img-` untouched)."""
+    media = [p for p in msg.parts if isinstance(p, Image | Audio)]
+    if not media:
+        return msg.text, []
+    for part in media:
+        if isinstance(part, Audio) and part.format != "wav":
+            raise InvalidRequest(
+                f"Ollama takes audio only as WAV; convert this {part.format} clip to WAV",
+                param=param,
+            )
+    pieces = [
+        PLACEHOLDER if isinstance(p, Image | Audio) else p.text.replace("[img", "[ img")
+        for p in msg.parts
+    ]
+    return join_text(pieces), [p.data for p in media]
 
 
 def _ollama_tool_call(call: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
@@ -75,24 +109,66 @@ def _ollama_tool_call(call: dict[str, Any], names: dict[str, str]) -> dict[str, 
     return {"function": {"name": fn.get("name", ""), "arguments": parsed}}
 
 
-def to_ollama_kwargs(req: BackendRequest) -> dict[str, Any]:
-    """The keyword arguments for `AsyncClient.chat`, from the OpenAI sampling fields."""
+def to_ollama_kwargs(req: BackendRequest) -> tuple[dict[str, Any], ForcedTool | None]:
+    """The keyword arguments for `AsyncClient.chat` from the OpenAI fields, and the tool
+    call to build from the output when `tool_choice` forces one."""
     s = req.sampling
     options = {_OPTION_NAMES[k]: v for k, v in s.items() if k in _OPTION_NAMES and v is not None}
     if (stop := s.get("stop")) is not None:
         options["stop"] = [stop] if isinstance(stop, str) else list(stop)
     if req.num_ctx:
         options["num_ctx"] = req.num_ctx
-    kwargs: dict[str, Any] = {"options": options or None}
-    if s.get("tools"):
-        kwargs["tools"] = s["tools"]
-    if (fmt := _format(s.get("response_format"))) is not None:
+    tools, forced = tool_choice(s)
+    kwargs: dict[str, Any] = {"options": options or None, "think": think_value(s)}
+    if tools:
+        kwargs["tools"] = tools
+    fmt = forced.schema() if forced else _format(s.get("response_format"))
+    if fmt is not None:
         kwargs["format"] = fmt
-    if (effort := s.get("reasoning_effort")) is not None:
-        kwargs["think"] = False if effort == "none" else effort
+    kwargs.update(_logprobs(s))
     if "keep_alive" in s:
         kwargs["keep_alive"] = s["keep_alive"]
-    return kwargs
+    return kwargs, forced
+
+
+def think_value(sampling: dict[str, Any]) -> bool | str:
+    """Ollama's `think`: the client's own `think`, else its reasoning effort (`reasoning_effort`
+    or `reasoning.effort`) as Ollama maps it, else false; never absent (see module doc)."""
+    think = sampling.get("think")
+    if think is not None:
+        if isinstance(think, bool) or think in THINK_LEVELS:
+            return think  # type: ignore[no-any-return]
+        raise InvalidRequest(
+            f"think must be true, false or one of {', '.join(THINK_LEVELS)}; not {think!r}",
+            param="think",
+        )
+    reasoning = sampling.get("reasoning")
+    effort = sampling.get("reasoning_effort")
+    if effort is None and isinstance(reasoning, dict):
+        effort = reasoning.get("effort")
+    if effort is None:
+        return False
+    if isinstance(effort, str) and effort in EFFORT_TO_THINK:
+        return EFFORT_TO_THINK[effort]
+    raise InvalidRequest(
+        f"reasoning_effort must be one of {', '.join(EFFORT_TO_THINK)}; not {effort!r}",
+        param="reasoning_effort",
+    )
+
+
+def _logprobs(sampling: dict[str, Any]) -> dict[str, Any]:
+    """`logprobs` and `top_logprobs`, which Ollama's `/api/chat` takes as OpenAI names them."""
+    top = sampling.get("top_logprobs")
+    if top is not None and (
+        not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= MAX_TOP_LOGPROBS
+    ):
+        raise InvalidRequest(
+            f"top_logprobs must be a whole number from 0 to {MAX_TOP_LOGPROBS}",
+            param="top_logprobs",
+        )
+    if not sampling.get("logprobs"):
+        return {}
+    return {"logprobs": True, "top_logprobs": top} if top else {"logprobs": True}
 
 
 def _format(response_format: Any) -> Any:
@@ -110,21 +186,25 @@ class ChunkTranslator:
     """Turns one Ollama NDJSON stream into OpenAI `chat.completion.chunk`s.
 
     Keeps the few facts OpenAI repeats on every chunk (id, created, model) and whether a
-    tool call was seen, since Ollama reports tool calls with done_reason "stop".
+    tool call was seen, since Ollama reports tool calls with done_reason "stop"; with a
+    forced tool, the output becomes that call's arguments.
     """
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, forced: ForcedTool | None = None) -> None:
         self.id = new_completion_id()
         self.created = int(time.time())
         self.model = model
         self.include_usage = include_usage
+        self.forced = forced
         self._started = False
         self._tool_calls = 0
 
     def translate(self, part: ChatResponse) -> list[Chunk]:
-        delta = self._delta(part)
-        chunks = [self._chunk(delta, None)] if delta else []
+        delta, logprobs = self._delta(part), openai_logprobs(part.logprobs)
+        chunks = [self._chunk(delta, None, logprobs)] if delta or logprobs else []
         if part.done:
+            if self.forced and (calls := self.forced.finish()):
+                chunks.append(self._chunk({"tool_calls": calls}, None))
             chunks.append(self._chunk({}, self._finish_reason(part)))
             if self.include_usage:
                 chunks.append({**self._chunk({}, None), "choices": [], "usage": usage(part)})
@@ -136,7 +216,10 @@ class ChunkTranslator:
             delta = {"role": "assistant", "content": ""}
             self._started = True
         msg = part.message
-        if msg.content:
+        if msg.content and self.forced:
+            if calls := self.forced.delta(msg.content):
+                delta["tool_calls"] = calls
+        elif msg.content:
             delta["content"] = msg.content
         if msg.thinking:
             delta["reasoning_content"] = msg.thinking
@@ -146,36 +229,66 @@ class ChunkTranslator:
         return delta
 
     def _finish_reason(self, part: ChatResponse) -> str:
-        return "tool_calls" if self._tool_calls else finish_reason(part)
+        return "tool_calls" if self._tool_calls or self.forced else finish_reason(part)
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None) -> Chunk:
+    def _chunk(
+        self, delta: dict[str, Any], finish: str | None, logprobs: dict[str, Any] | None = None
+    ) -> Chunk:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return {
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [choice],
         }
 
 
-def completion_from_ollama(part: ChatResponse, model: str) -> Completion:
+def completion_from_ollama(
+    part: ChatResponse, model: str, forced: ForcedTool | None = None
+) -> Completion:
     """A whole Ollama reply -> one OpenAI `chat.completion`."""
     msg = part.message
     message: dict[str, Any] = {"role": "assistant", "content": msg.content or ""}
     finish = finish_reason(part)
     if msg.thinking:
         message["reasoning_content"] = msg.thinking
-    if msg.tool_calls:
+    if forced is not None:
+        forced.delta(msg.content or "")
+        message.update(content=None, tool_calls=[forced.call()])
+        finish = "tool_calls"
+    elif msg.tool_calls:
         message["tool_calls"] = openai_tool_calls(msg.tool_calls)
         finish = "tool_calls"
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": openai_logprobs(part.logprobs),
+        "finish_reason": finish,
+    }
     return {
         "id": new_completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "choices": [choice],
         "usage": usage(part),
     }
+
+
+def openai_logprobs(logprobs: Sequence[Any] | None) -> dict[str, Any] | None:
+    """Ollama's `logprobs` in OpenAI's choice shape (`{"content": [...]}`), as Ollama's own
+    `/v1` returns them (`openai/openai.go` ChoiceLogprobs), with OpenAI's UTF-8 `bytes`."""
+    if not logprobs:
+        return None
+
+    def token(t: Any) -> dict[str, Any]:
+        return {"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode())}
+
+    return {"content": [
+        {**token(lp), "top_logprobs": [token(t) for t in lp.top_logprobs or ()]}
+        for lp in logprobs
+    ]}  # fmt: skip
 
 
 def openai_tool_calls(calls: Any, start: int = 0) -> list[dict[str, Any]]:

@@ -109,8 +109,9 @@ async def test_images_reach_ollama_as_raw_base64(client: AsyncOpenAI, emu: Ollam
         ]}],  # type: ignore[list-item]
     )  # fmt: skip
     message = emu.chats()[-1]["messages"][0]
-    assert message["content"] == "what is in this image?"
+    assert message["content"] == "what is in this image? [img]"  # the image where it stood
     assert [base64.b64decode(i) for i in message["images"]] == [data]  # no data: prefix
+    assert "<|turn>user\nwhat is in this image? [img-0]<turn|>" in emu.prompts[-1]
 
 
 async def test_wav_audio_reaches_ollama_in_images(client: AsyncOpenAI, emu: OllamaEmulator) -> None:

@@ -66,6 +66,10 @@ LMS_E4B_OLLAMA_E2B = inv(
     state("lms", m("google/gemma-4-e4b", inputs=VLM), kind="openai"),
     state("ollama", m("gemma4:e2b")),
 )
+# The 12B (June 2026) hears; Ollama reports its window (read from the backend).
+WITH_12B = inv(state("ollama", m("gemma4:e2b"), m("gemma4:e4b"), m("gemma4:12b", context=262144),
+                     m("gemma4:26b"), m("gemma4:31b")))  # fmt: skip
+ONLY_12B = inv(state("ollama", m("gemma4:12b", context=262144)))
 EMBEDDED = inv(state("embedded", m("gemma-3-270m"), kind="openai"))
 FULL_AND_EMBEDDED = inv(OLLAMA_FULL, state("embedded", m("gemma-3-270m"), kind="openai"))
 
@@ -79,6 +83,7 @@ VIDEO = Need(frozenset({T, V}), 17_000)
 MIXED = Need(frozenset({T, IMG, A}), 3_000)
 LONG_VIDEO = Need(frozenset({T, V}), 40_000)
 AUDIO_LONG = Need(frozenset({T, A}), 60_000)  # long, but only the edge models can hear
+AUDIO_HUGE = Need(frozenset({T, A}), 140_000)  # over the edge models' 128K windows
 
 CASES = [
     # (case, inventory, need, wish, model, reason)
@@ -123,6 +128,14 @@ CASES = [
      "google/gemma-4-26b-a4b", "override"),
     ("LM Studio E4B cannot hear: Ollama E2B", LMS_E4B_OLLAMA_E2B, AUDIO, Wish(), "gemma4:e2b",
      "audio"),
+    ("12B: plain audio stays on E4B", WITH_12B, AUDIO, Wish(), "gemma4:e4b", "audio"),
+    ("12B: audio over 128K goes to the 12B", WITH_12B, AUDIO_HUGE, Wish(), "gemma4:12b",
+     "audio"),
+    ("12B only: audio", ONLY_12B, AUDIO, Wish(), "gemma4:12b", "audio"),
+    ("12B: text still to the default", WITH_12B, TEXT, Wish(), "gemma4:26b", "default"),
+    ("12B by alias", WITH_12B, TEXT, Wish("gemma4-12b"), "gemma4:12b", "override"),
+    ("12B before the edge models as a fallback", inv(state("o", m("gemma4:e4b"),
+     m("gemma4:12b", context=262144))), TEXT, Wish(), "gemma4:12b", "default"),
     ("non-family model when nothing else", EMBEDDED, TEXT, Wish(), "gemma-3-270m", "default"),
     ("family before non-family", FULL_AND_EMBEDDED, TEXT, Wish(prefer="speed"), "gemma4:e4b",
      "prefer-speed"),
@@ -160,8 +173,14 @@ ERRORS = [
     ("huge with edge only: context exceeded", EDGE, HUGE, Wish(), ContextTooLong, "131072"),
     ("too long for anything", FULL, Need(frozenset({T}), 300_000), Wish(), ContextTooLong,
      "262144"),
-    ("audio over 128K", FULL, Need(frozenset({T, A}), 140_000), Wish(), ContextTooLong,
-     "131072"),
+    ("audio over 128K, no 12B", FULL, AUDIO_HUGE, Wish(), ContextTooLong,
+     "131072 (gemma4:e2b on ollama)"),
+    ("too long for the 12B too", WITH_12B, Need(frozenset({T, A}), 300_000), Wish(),
+     ContextTooLong, "262144 (gemma4:12b on ollama)"),
+    ("LM Studio loaded at 4096: named as loaded", inv(state("lms", m(
+     "google/gemma-4-26b-a4b", inputs=VLM, context=4096, loaded=True, loaded_context=4096),
+     kind="openai")), Need(frozenset({T}), 12_000), Wish(), ContextTooLong, "4096 ("
+     "google/gemma-4-26b-a4b on lms, as loaded)"),
     ("override lacks audio: 400 names it", FULL, AUDIO, Wish("gemma4-26b-a4b"), InvalidRequest,
      "cannot take audio"),
     ("override lacks audio, names who can", FULL, AUDIO, Wish("gemma4:31b"), InvalidRequest,

@@ -74,8 +74,25 @@ def test_messages_carry_media_as_bytes_and_map_roles() -> None:
         ]
     )  # fmt: skip
     assert out[0] == {"role": "system", "content": "be brief"}
-    # bytes, never str: ollama-python would read a str naming an existing file from disk
-    assert out[1] == {"role": "user", "content": "what is this?", "images": [png, wav]}
+    # bytes, never str: ollama-python would read a str naming an existing file from disk;
+    # each item's [img] stands where it was, so Ollama's renderer puts its tag there
+    assert out[1] == {"role": "user", "content": "what is [img] this? [img]", "images": [png, wav]}
+
+
+def test_video_stills_keep_their_labels_before_their_placeholders() -> None:
+    stills = [p for k in range(3) for p in (Text(f"00:0{k}"), Image(b"jpg%d" % k, "image/jpeg"))]
+    (out,) = to_ollama_messages([ChatMessage("user", [Text("What happens?"), *stills])])
+    assert out["content"] == "What happens? 00:00 [img] 00:01 [img] 00:02 [img]"
+    assert out["images"] == [b"jpg0", b"jpg1", b"jpg2"]
+
+
+def test_text_parts_never_run_together_and_cannot_take_a_place() -> None:
+    parts = [Text("Compare"), Image(b"a", "image/png"), Text("with"), Image(b"b", "image/png"),
+             Text("(my [img] tag)")]  # fmt: skip
+    (out,) = to_ollama_messages([ChatMessage("user", parts)])
+    assert out["content"] == "Compare [img] with [img] (my [ img] tag)"
+    (out,) = to_ollama_messages([ChatMessage("user", [Text("Hello"), Text("world")])])
+    assert out == {"role": "user", "content": "Hello world"}
 
 
 def test_non_wav_audio_is_refused_for_ollama() -> None:
@@ -110,7 +127,8 @@ def test_sampling_fields_become_options() -> None:
         },
         num_ctx=16384,
     )  # fmt: skip
-    kwargs = to_ollama_kwargs(req)
+    kwargs, forced = to_ollama_kwargs(req)
+    assert forced is None
     assert kwargs["options"] == {
         "temperature": 0, "top_p": 0.9, "seed": 7, "stop": ["END"], "num_predict": 50,
         "frequency_penalty": 0.1, "presence_penalty": 0.2, "top_k": 40, "num_ctx": 16384,
@@ -123,9 +141,121 @@ def test_sampling_fields_become_options() -> None:
 def test_json_schema_response_format_becomes_the_schema() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
-    assert to_ollama_kwargs(BackendRequest("m", [], {"response_format": fmt}))["format"] == schema
+    kwargs, _ = to_ollama_kwargs(BackendRequest("m", [], {"response_format": fmt}))
+    assert kwargs["format"] == schema
 
 
-def test_no_sampling_sends_no_options() -> None:
+def test_no_sampling_sends_no_options_and_no_thinking() -> None:
     # Omitted values must stay omitted: the model's own defaults apply (protocols.md §0.6).
-    assert to_ollama_kwargs(BackendRequest("m", [], {})) == {"options": None}
+    # But not think: Ollama would turn thinking on, and audio would come back empty (§0b.1).
+    kwargs, _ = to_ollama_kwargs(BackendRequest("m", [], {}))
+    assert kwargs == {"options": None, "think": False}
+
+
+@pytest.mark.parametrize(
+    ("fields", "think"),
+    [
+        ({"reasoning_effort": "none"}, False),
+        ({"reasoning_effort": "minimal"}, "low"),
+        ({"reasoning_effort": "low"}, "low"),
+        ({"reasoning_effort": "medium"}, "medium"),
+        ({"reasoning_effort": "high"}, "high"),
+        ({"reasoning_effort": "xhigh"}, "max"),
+        ({"reasoning": {"effort": "high"}}, "high"),
+        ({"think": True}, True),
+        ({"think": "max"}, "max"),
+        ({"think": False, "reasoning_effort": "high"}, False),  # Ollama's own field wins
+    ],
+)
+def test_reasoning_effort_maps_onto_what_ollama_accepts(
+    fields: dict[str, object], think: object
+) -> None:
+    # openai/openai.go thinkFromReasoningEffort; api/types.go ThinkValue
+    assert to_ollama_kwargs(BackendRequest("m", [], fields))[0]["think"] == think
+
+
+@pytest.mark.parametrize("fields", [{"reasoning_effort": "extreme"}, {"think": "minimal"}])
+def test_unknown_reasoning_values_are_a_400(fields: dict[str, object]) -> None:
+    with pytest.raises(InvalidRequest, match="must be"):
+        to_ollama_kwargs(BackendRequest("m", [], fields))
+
+
+def test_logprobs_are_forwarded_and_translated() -> None:
+    kwargs, _ = to_ollama_kwargs(BackendRequest("m", [], {"logprobs": True, "top_logprobs": 2}))
+    assert (kwargs["logprobs"], kwargs["top_logprobs"]) == (True, 2)
+    with pytest.raises(InvalidRequest, match="0 to 20"):
+        to_ollama_kwargs(BackendRequest("m", [], {"logprobs": True, "top_logprobs": 21}))
+    lp = {"token": "é", "logprob": -0.5, "top_logprobs": [{"token": "é", "logprob": -0.5}]}
+    c = completion_from_ollama(ChatResponse(**{**TV_O4, "logprobs": [lp]}), "m")
+    assert c["choices"][0]["logprobs"] == {"content": [{
+        "token": "é", "logprob": -0.5, "bytes": [195, 169],
+        "top_logprobs": [{"token": "é", "logprob": -0.5, "bytes": [195, 169]}],
+    }]}  # fmt: skip
+
+
+WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}  # fmt: skip
+TIME = {"type": "function", "function": {"name": "time"}}
+
+
+def test_a_named_tool_choice_constrains_the_output_to_its_arguments() -> None:
+    fields = {"tools": [WEATHER, TIME],
+              "tool_choice": {"type": "function", "function": {"name": "weather"}}}  # fmt: skip
+    kwargs, forced = to_ollama_kwargs(BackendRequest("m", [], fields))
+    assert kwargs["format"] == WEATHER["function"]["parameters"]
+    assert kwargs["tools"] == [WEATHER, TIME] and forced is not None
+    reply = {**TV_O4, "message": {"role": "assistant", "content": '{"city": "Oslo"}'}}
+    c = completion_from_ollama(ChatResponse(**reply), "m", forced)
+    (call,) = c["choices"][0]["message"]["tool_calls"]
+    assert call["function"] == {"name": "weather", "arguments": '{"city": "Oslo"}'}
+    assert c["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_a_forced_stream_streams_the_arguments() -> None:
+    fields = {"tools": [WEATHER], "tool_choice": "required"}
+    _, forced = to_ollama_kwargs(BackendRequest("m", [], fields))
+    t = ChunkTranslator("m", False, forced)
+    parts = [{**TV_O1_CHUNK, "message": {"role": "assistant", "content": piece}}
+             for piece in ('{"city": ', '"Oslo"}')] + [TV_O1_FINAL]  # fmt: skip
+    chunks = [c for p in parts for c in t.translate(ChatResponse(**p))]
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert deltas[0]["tool_calls"][0]["function"] == {"name": "weather", "arguments": '{"city": '}
+    assert deltas[1]["tool_calls"][0]["function"] == {"arguments": '"Oslo"}'}
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    assert "content" not in deltas[1]
+
+
+def test_required_among_several_tools_lets_the_output_name_one() -> None:
+    _, forced = to_ollama_kwargs(BackendRequest("m", [], {"tools": [WEATHER, TIME],
+                                                          "tool_choice": "required"}))  # fmt: skip
+    assert forced is not None and [b["properties"]["name"] for b in forced.schema()["anyOf"]] == [
+        {"const": "weather"}, {"const": "time"}
+    ]  # fmt: skip
+    reply = {**TV_O4, "message": {"role": "assistant",
+                                  "content": '{"name": "time", "arguments": {}}'}}  # fmt: skip
+    call = completion_from_ollama(ChatResponse(**reply), "m", forced)["choices"][0]["message"]
+    assert call["tool_calls"][0]["function"] == {"name": "time", "arguments": "{}"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tool_choice": "required"}, "no tools"),
+        ({"tools": [TIME], "tool_choice": {"type": "function", "function": {"name": "x"}}},
+         "not among the tools"),
+        ({"tools": [TIME], "tool_choice": "required", "response_format": {"type": "json_object"}},
+         "at once"),
+        ({"tools": [TIME], "tool_choice": "sometimes"}, "must be"),
+    ],
+)  # fmt: skip
+def test_a_tool_choice_that_cannot_be_honoured_is_a_400(
+    fields: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        to_ollama_kwargs(BackendRequest("m", [], fields))
+
+
+def test_tool_choice_none_sends_no_tools() -> None:
+    kwargs, forced = to_ollama_kwargs(BackendRequest("m", [], {"tools": [TIME],
+                                                               "tool_choice": "none"}))  # fmt: skip
+    assert "tools" not in kwargs and forced is None
