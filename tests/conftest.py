@@ -76,6 +76,13 @@ async def make_gateway() -> AsyncIterator[MakeGateway]:
 
 
 @pytest.fixture
+async def http() -> AsyncIterator[ClientSession]:
+    """A plain aiohttp client, for talking to emulators directly."""
+    async with ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
 async def ollama() -> AsyncIterator[OllamaEmulator]:
     """An Ollama emulator with one Gemma 4 E4B (modules needing others define their own)."""
     async with OllamaEmulator([OllamaModel("gemma4:e4b")]) as emu:

@@ -180,17 +180,9 @@ class OpenAIEmulator(Emulator):
     def find(self, model_id: str) -> LMModel | None:
         return next((m for m in self.models if m.id == model_id), None)
 
-    def error(
-        self,
-        status: int,
-        message: str,
-        *,
-        kind: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-    ) -> web.Response:
-        body = self.error_body(status, message, kind=kind, param=param, code=code)
-        return web.json_response(body, status=status)
+    def error(self, status: int, message: str, **fields: str | None) -> web.Response:
+        """An error response, its body as `error_body` makes it (`kind`, `param`, `code`)."""
+        return web.json_response(self.error_body(status, message, **fields), status=status)
 
     def error_body(
         self,

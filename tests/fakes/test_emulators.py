@@ -88,12 +88,6 @@ def test_shape_check_accepts_documented_extras() -> None:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 async def emu() -> AsyncIterator[OllamaEmulator]:
     models = [  # "gemma4" as TV-S1 shows it (plus audio, from its encoder): no thinking
         OllamaModel("gemma4", capabilities=("completion", "vision", "audio")),

@@ -36,12 +36,6 @@ AUDIO = {"type": "input_audio",
          "input_audio": {"data": base64.b64encode(wav(0.5)).decode(), "format": "wav"}}  # fmt: skip
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
-
 # --- LM Studio /api/v1/models -----------------------------------------------------------
 
 
