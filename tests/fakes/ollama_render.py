@@ -3,12 +3,13 @@ would be shown (ollama/ollama at fb30760).
 
 - `render`: the Gemma 4 renderer (`model/renderers/gemma4.go`): `<bos>`, a system turn when
   there is a system message, tools or thinking (`<|think|>` first), then `<|turn>role`
-  ... `<turn|>` per message, and the open model turn. Media tags are placed by
-  `renderContentWithImageTags` (`model/renderers/image_tags.go`): each `[img]` in the text
-  is replaced in order by the next item's `[img-N]`; items left without a placeholder are
-  put *before* the text; text already holding `[img-` is left as it is. Tool declarations,
-  calls and responses are rendered in a shortened form (the gateway's tests do not look
-  inside them).
+  ... `<turn|>` per message, and the open model turn; the large variant (12B, 26B, 31B:
+  `server/renderer_resolution.go`) opens it with an empty thought when not thinking.
+  Media tags are placed by `renderContentWithImageTags` (`model/renderers/image_tags.go`):
+  each `[img]` in the text is replaced in order by the next item's `[img-N]`; items left
+  without a placeholder are put *before* the text; text already holding `[img-` is left as
+  it is. Tool declarations, calls and responses are rendered in a shortened form (the
+  gateway's tests do not look inside them).
 - `truncate`: `chatPrompt` in `server/prompt.go`: with `truncate` on (the default), drop the
   oldest messages (system messages kept, the last always kept) until the rendered prompt's
   tokens plus a flat 768 per `images` entry fit `num_ctx`. The tokenizer stand-in counts
@@ -41,7 +42,14 @@ def image_tags(content: str, count: int, offset: int) -> tuple[str, int]:
     return prefix + content, offset + count
 
 
-def render(messages: list[dict[str, Any]], tools: list[Any], think: bool) -> str:
+def is_large(model: str) -> bool:
+    """Whether Ollama renders `model` with `gemma4-large` (`gemma4RendererFromName`)."""
+    return any(size in model.lower() for size in ("12b", "26b", "31b"))
+
+
+def render(
+    messages: list[dict[str, Any]], tools: list[Any], think: bool, large: bool = False
+) -> str:
     """The prompt Ollama's Gemma 4 renderer builds (see the module docstring)."""
     out, offset = ["<bos>"], 0
     first = messages[0] if messages else {}
@@ -64,7 +72,7 @@ def render(messages: list[dict[str, Any]], tools: list[Any], think: bool) -> str
             for c in msg.get("tool_calls") or ()
         )
         out.append(f"<|turn>{role}\n{calls}{content}<turn|>\n")
-    out.append("<|turn>model\n")
+    out.append("<|turn>model\n" + ("<|channel>thought\n<channel|>" if large and not think else ""))
     return "".join(out)
 
 
@@ -76,13 +84,19 @@ def count(prompt: str, messages: list[dict[str, Any]], vision: bool) -> int:
 
 
 def truncate(
-    messages: list[dict[str, Any]], tools: list[Any], think: bool, num_ctx: int, vision: bool
+    messages: list[dict[str, Any]],
+    tools: list[Any],
+    think: bool,
+    num_ctx: int,
+    vision: bool,
+    large: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """The messages `chatPrompt` keeps, and how many it dropped (it says so only in a debug
     log line: a client is never told)."""
     last = len(messages) - 1
     for i in range(len(messages)):
         kept = [m for m in messages[:i] if m.get("role") == "system"] + messages[i:]
-        if i == last or count(render(kept, tools, think), messages[i:], vision) <= num_ctx:
+        prompt = render(kept, tools, think, large)
+        if i == last or count(prompt, messages[i:], vision) <= num_ctx:
             return kept, i - (len(kept) - len(messages[i:]))
     return messages, 0

@@ -30,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.base import Emulator, dumps
-from tests.fakes.ollama_render import count, render, truncate
+from tests.fakes.ollama_render import count, is_large, render, truncate
 
 __all__ = ["OllamaEmulator", "OllamaModel"]
 
@@ -272,8 +272,11 @@ class OllamaEmulator(Emulator):
                 )
             thinking, tools = think not in (None, False), body.get("tools") or []
             vision = "vision" in model.capabilities
-            kept, dropped = truncate(messages, tools, thinking, model.loaded_context, vision)
-            prompt = render(kept, tools, thinking)
+            large = is_large(model.name)
+            kept, dropped = truncate(
+                messages, tools, thinking, model.loaded_context, vision, large
+            )
+            prompt = render(kept, tools, thinking, large)
             self.prompts.append(prompt)
             self.truncated.append(dropped)
             parts, reason = self._plan(body, kept, options, thinking)
