@@ -16,8 +16,10 @@ if [ -z "$wheel" ]; then
   mkdir -p "$cache"
   start=$(date +%s)
   echo "building llama-cpp-python $VERSION from source (cache $cache)" >&2
+  # --no-cache-dir: pip would otherwise reuse a wheel it built earlier with other CMAKE_ARGS
   CMAKE_ARGS="$CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-    "$PY" -m pip wheel --no-deps --no-binary llama-cpp-python -w "$cache" "llama-cpp-python==$VERSION" >&2
+    "$PY" -m pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python -w "$cache" \
+      "llama-cpp-python==$VERSION" >&2
   echo "llama-cpp-python build took $(( $(date +%s) - start ))s" >&2
   wheel=$(ls "$cache"/llama_cpp_python-*.whl | head -1)
 else
