@@ -203,7 +203,9 @@ class ChunkTranslator:
         delta, logprobs = self._delta(part), openai_logprobs(part.logprobs)
         chunks = [self._chunk(delta, None, logprobs)] if delta or logprobs else []
         if part.done:
-            if self.forced and (calls := self.forced.finish()):
+            # A call Ollama made itself (see _delta) already answers a forced choice.
+            forced = self.forced
+            if forced and (forced.started or not self._tool_calls) and (calls := forced.finish()):
                 chunks.append(self._chunk({"tool_calls": calls}, None))
             chunks.append(self._chunk({}, self._finish_reason(part)))
             if self.include_usage:
@@ -223,8 +225,10 @@ class ChunkTranslator:
             delta["content"] = msg.content
         if msg.thinking:
             delta["reasoning_content"] = msg.thinking
-        if msg.tool_calls:
-            delta["tool_calls"] = openai_tool_calls(msg.tool_calls, start=self._tool_calls)
+        if msg.tool_calls:  # after a forced call's index 0 when one was begun
+            start = self._tool_calls + bool(self.forced and self.forced.started)
+            calls = openai_tool_calls(msg.tool_calls, start=start)
+            delta["tool_calls"] = delta.get("tool_calls", []) + calls
             self._tool_calls += len(msg.tool_calls)
         return delta
 
@@ -253,12 +257,12 @@ def completion_from_ollama(
     finish = finish_reason(part)
     if msg.thinking:
         message["reasoning_content"] = msg.thinking
-    if forced is not None:
+    if msg.tool_calls:  # Ollama's own calls win, forced choice or not
+        message["tool_calls"] = openai_tool_calls(msg.tool_calls)
+        finish = "tool_calls"
+    elif forced is not None:
         forced.delta(msg.content or "")
         message.update(content=None, tool_calls=[forced.call()])
-        finish = "tool_calls"
-    elif msg.tool_calls:
-        message["tool_calls"] = openai_tool_calls(msg.tool_calls)
         finish = "tool_calls"
     choice = {
         "index": 0,

@@ -9,6 +9,9 @@ turns into a grammar) and turning the constrained output into a real `tool_calls
 - a named function (or `required` with one tool): the output is that tool's arguments;
 - `required` with several tools: the output is `{"name": ..., "arguments": ...}`, one of them;
 - `none`: the tools are not sent at all.
+
+Should Ollama answer with a tool call of its own instead (its parser found one in the
+output), that call is the answer and is passed on as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ class ForcedTool:
     tools: dict[str, dict[str, Any]]  # name -> parameters schema
     call_id: str = field(default_factory=lambda: f"call_{uuid.uuid4().hex[:24]}")
     _text: list[str] = field(default_factory=list)
+
+    @property
+    def started(self) -> bool:
+        """Whether any output has been seen (and, for a named call, its first delta sent)."""
+        return bool(self._text)
 
     @property
     def named(self) -> str | None:

@@ -237,6 +237,27 @@ def test_required_among_several_tools_lets_the_output_name_one() -> None:
     assert call["tool_calls"][0]["function"] == {"name": "time", "arguments": "{}"}
 
 
+@pytest.mark.parametrize("choice", [{"type": "function", "function": {"name": "weather"}},
+                                    "required"])  # fmt: skip
+def test_a_call_ollama_makes_itself_answers_a_forced_choice(choice: object) -> None:
+    native = {**TV_O3_CHUNK, "message": {**TV_O3_CHUNK["message"], "tool_calls": [
+        {"function": {"name": "weather", "arguments": {"city": "Tokyo"}}}]}}  # fmt: skip
+    fields = {"tools": [WEATHER, TIME], "tool_choice": choice}
+    _, forced = to_ollama_kwargs(BackendRequest("m", [], fields))
+    c = completion_from_ollama(ChatResponse(**{**TV_O3_FINAL, **native, "done": True}), "m",
+                               forced)  # fmt: skip
+    (call,) = c["choices"][0]["message"]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"city": "Tokyo"}
+    _, forced = to_ollama_kwargs(BackendRequest("m", [], fields))
+    t = ChunkTranslator("m", False, forced)
+    chunks = t.translate(ChatResponse(**native)) + t.translate(ChatResponse(**TV_O3_FINAL))
+    calls = [tc for ch in chunks for tc in ch["choices"][0]["delta"].get("tool_calls", ())]
+    assert [(tc["index"], json.loads(tc["function"]["arguments"])) for tc in calls] == [
+        (0, {"city": "Tokyo"})
+    ]  # fmt: skip
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
