@@ -20,22 +20,23 @@ from gateway.tokens import estimate_text_tokens
 
 SIZES = (1_000, 100_000, 1_000_000)
 CHUNK = 2_000
+OWN_STREAM = ("English", "code", "json")
 
 
 def _texts(sources: list[Source]) -> dict[str, str]:
-    """One stream per kind (its longest source); non-English interleaves all its sources."""
+    """One stream per kind (its longest source); the other languages interleave all theirs."""
     streams: dict[str, list[str]] = {}
     for s in sources:
         streams.setdefault(s.kind, []).append(s.fit + "\n\n" + s.held)
-    out = {kind: max(parts, key=len) for kind, parts in streams.items() if kind != "non-English"}
-    languages = streams.get("non-English", [])
+    out = {kind: max(parts, key=len) for kind, parts in streams.items() if kind in OWN_STREAM}
+    languages = [p for kind, parts in streams.items() if kind not in OWN_STREAM for p in parts]
     if languages:
-        out["non-English (mixed)"] = "\n".join(
+        out["other languages (mixed)"] = "\n".join(
             part[i : i + CHUNK] for i in range(0, 40 * CHUNK, CHUNK) for part in languages
         )
     for s in sources:
-        if s.name == "zh_CN man":  # the slowest path: 3 UTF-8 bytes per character
-            out["Chinese (man pages)"] = s.fit + "\n\n" + s.held
+        if s.name == "zh_CN prose":  # the slowest path: 3 UTF-8 bytes per character
+            out["Chinese (man page prose)"] = s.fit + "\n\n" + s.held
     return out
 
 
