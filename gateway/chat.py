@@ -26,7 +26,7 @@ from gateway.errors import (
     QueueFull,
 )
 from gateway.fanout import answer
-from gateway.fetch import fetch_media
+from gateway.fetch import fetch_all, unfetched, unfetched_note
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
 from gateway.isolation import Limits, run_isolated
@@ -85,18 +85,21 @@ async def route_dry_run(request: web.Request) -> web.Response:
     """`POST /v1/gateway/route`: the decision a chat request would get, on the live inventory
     and load, with nothing prepared or forwarded. `gateway route` asks it when a gateway runs,
     so the dry run sees what the gateway sees (the embedded engine, requests in flight)."""
-    planned = await plan(request)
+    planned = await plan(request, dry=True)
     kinds = {name: b.kind for name, b in request.app[BACKENDS].items()}
-    return web.json_response(explain(planned.decision, planned.inspection, kinds))
+    answer = explain(planned.decision, planned.inspection, kinds)
+    if request.app[CONFIG].preprocess.allow_remote_media and (urls := remote_urls(planned.req)):
+        answer["remote_media"] = unfetched_note(urls)  # counted, not fetched
+    return web.json_response(answer)
 
 
-async def plan(request: web.Request) -> Planned:
+async def plan(request: web.Request, dry: bool = False) -> Planned:
     """Parse -> fetch remote media -> decode and inspect -> route, heavy steps in the pool."""
     body = await request.read()
     app, config = request.app, request.app[CONFIG]
     big = len(body) >= INLINE_DECODE_BYTES  # validating 50 MB of JSON takes ~70 ms
     req = await blocking(app, big, parse_chat_request, body)
-    fetched = await fetch_remote(req, config)
+    fetched = await fetch_remote(req, config, dry=dry)
     kinds = _part_kinds(req)
     heavy = big or bool(fetched) or bool(kinds & {AudioPart, VideoPart})
     # Only decoders need a child process; a long text-only body needs just a thread.
@@ -134,18 +137,14 @@ async def decoding(app: web.Application, heavy: bool, fn: Callable[..., T], *arg
     return await blocking(app, True, run_isolated, limits, fn, *args)
 
 
-async def fetch_remote(req: ChatRequest, config: GatewayConfig) -> Fetched:
-    """Fetch `https://` media concurrently when allowed; else leave them to be refused."""
+async def fetch_remote(req: ChatRequest, config: GatewayConfig, dry: bool = False) -> Fetched:
+    """Fetch `https://` media within the request's caps when allowed; else leave them to be
+    refused. The dry run fetches nothing: it counts them (`fetch.unfetched`)."""
     urls = remote_urls(req)
     media = config.preprocess
     if not urls or not media.allow_remote_media:
         return {}
-    results = await asyncio.gather(*(
-        fetch_media(url, kind, param, max_bytes=int(media.remote_max_mb * 2**20),
-                    timeout_s=media.remote_timeout_s)
-        for url, (kind, param) in urls.items()
-    ))  # fmt: skip
-    return dict(zip(urls, results, strict=True))
+    return unfetched(urls, media) if dry else await fetch_all(urls, media)
 
 
 def decode_and_inspect(

@@ -26,9 +26,11 @@ from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
 from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
 from gateway.errors import GatewayError
+from gateway.fetch import unfetched, unfetched_note
 from gateway.inventory import Inventory, Keeper
 from gateway.routing import Wish, route
 from preprocess.errors import InvalidMedia
+from preprocess.parts import remote_urls
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,14 +151,17 @@ def cmd_route(args: argparse.Namespace, config: GatewayConfig) -> int:
 def _route_direct(raw: bytes, wish: Wish, config: GatewayConfig) -> dict[str, Any]:
     try:
         req = parse_chat_request(raw)
-        messages, inspection = decode_and_inspect(req, config)
+        remote = remote_urls(req) if config.preprocess.allow_remote_media else {}
+        stand_ins = unfetched(remote, config.preprocess)  # a dry run fetches nothing
+        messages, inspection = decode_and_inspect(req, config, stand_ins)
         snapshot = asyncio.run(_inventory(config))
         wish = dataclasses.replace(wish, model=wish.model or req.model)
         need = inspection.need()
         decision = route(need, wish, snapshot, config.routing, Catalogue(config.models))
     except (GatewayError, InvalidMedia) as e:
         return {"error": e.message}
-    return explain(decision, inspection, {b.name: b.kind for b in snapshot.backends})
+    answer = explain(decision, inspection, {b.name: b.kind for b in snapshot.backends})
+    return {**answer, "remote_media": unfetched_note(remote)} if remote else answer
 
 
 def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]]:

@@ -101,6 +101,12 @@ class PreprocessConfig(_Section):
     allow_remote_media: bool = False
     remote_max_mb: float = Field(default=32, gt=0)
     remote_timeout_s: float = Field(default=15, gt=0)
+    # Per request: how many URLs, how many bytes they add up to, how many fetched at once;
+    # and how many fetches run at once over all requests.
+    remote_max_count: int = Field(default=8, ge=1)
+    remote_max_total_mb: float = Field(default=64, gt=0)
+    remote_concurrency: int = Field(default=4, ge=1)
+    remote_global_concurrency: int = Field(default=16, ge=1)
     workers: int = Field(default=2, ge=1)
     decode_memory_mb: int = Field(default=2048, ge=64)
     decode_timeout_s: float = Field(default=120, gt=0)

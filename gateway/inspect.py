@@ -104,7 +104,8 @@ def inspect(
                     )
             elif isinstance(part, Video):
                 seen.add(Modality.VIDEO)
-                seconds = video_seconds(part.data, param + ".video_url.url")
+                # No bytes: a remote video the dry run did not fetch, counted at the cap.
+                seconds = video_seconds(part.data, param + ".video_url.url") if part.data else None
                 frames, cut = video_frames(seconds, media)
                 plan.videos += 1
                 plan.frames += frames

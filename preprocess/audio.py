@@ -29,6 +29,11 @@ _MAX_PHASES = 2000  # L and M of the rate ratio are kept at or below this (table
 _STOP_DB = 80.0  # stopband attenuation of the anti-aliasing filter
 _CUT_SEARCH_S = 1.0  # a cut is placed in the last second before each clip boundary
 _CUT_FRAME_S = 0.020  # loudness is measured over 20 ms windows, 10 ms apart
+# A header may claim any rate (1 Hz, 2 GHz) and up to 1024 channels; outside these the
+# resampler's ratio degenerates (1 Hz) or rounds to zero (100 MHz), and no real recording
+# lives there (telephony is 8 kHz, studio masters 384 kHz, surround and ambisonics <= 64).
+MIN_RATE, MAX_RATE = 1000, 384_000
+MAX_CHANNELS = 64
 T = TypeVar("T")
 
 
@@ -52,6 +57,18 @@ def _info(data: bytes, param: str | None) -> sf._SoundFileInfo:
         ) from None
     if not info.samplerate or info.frames <= 0 or info.channels <= 0:
         raise InvalidMedia("audio has no samples", param)
+    if not MIN_RATE <= info.samplerate <= MAX_RATE:
+        raise InvalidMedia(
+            f"audio says its sample rate is {info.samplerate} Hz; rates from {MIN_RATE} to "
+            f"{MAX_RATE} Hz are read: resample it (16000 Hz is what the model hears)",
+            param,
+        )
+    if info.channels > MAX_CHANNELS:
+        raise InvalidMedia(
+            f"audio has {info.channels} channels; at most {MAX_CHANNELS} are read: "
+            "mix it down (the model hears mono)",
+            param,
+        )
     return info
 
 

@@ -1,22 +1,48 @@
 """Images: checked, oriented and sized before any backend sees them.
 
-Backends differ in what they decode (LM Studio fails on WebP), so what leaves here is
-always PNG or JPEG. A PNG or JPEG that needs no change is passed through byte for byte.
+Only PNG, JPEG, WebP, GIF, BMP and TIFF are decoded (`ACCEPTED`): Pillow would otherwise
+try every decoder it has, and some hand the bytes to another program (EPS and PostScript
+run Ghostscript). Whatever the mode (16-bit, float, CMYK, palette with alpha, ...), what
+leaves here is 8-bit PNG or JPEG, because backends differ in what they decode (LM Studio
+fails on WebP). A PNG or JPEG that needs no change is passed through byte for byte.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
+# Pillow format name -> the MIME type a data URL may declare for it (MPO is a JPEG with
+# extra frames, as phones write them).
+ACCEPTED = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+_OPEN_FORMATS = tuple(f for f in ACCEPTED if f != "MPO")  # Pillow's JPEG plugin opens MPO
+_NAMES = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 PASS_THROUGH = {"PNG": "image/png", "JPEG": "image/jpeg"}
-_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
+_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/x-png": "image/png",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-bmp": "image/bmp",
+    "image/tif": "image/tiff",
+}
+_ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
 _ORIENTATION = 0x0112
 # Pillow's own bomb guard is global, warns below 179 MP and raises without the size; the
 # configurable `max_pixels` check below replaces it, before any pixel is decoded.
@@ -49,7 +75,7 @@ def normalize_image(
     rotated = img.getexif().get(_ORIENTATION, 1) not in (1, None)
     if fmt in PASS_THROUGH and not rotated and max(img.size) <= max_side:
         return PreparedImage(data, PASS_THROUGH[fmt], *img.size)
-    img = ImageOps.exif_transpose(img)
+    img = _plain(ImageOps.exif_transpose(img))
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
     return _encode(img)
@@ -58,19 +84,29 @@ def normalize_image(
 def _decoded(
     data: bytes, param: str | None, check: Callable[[PILImage.Image], None]
 ) -> PILImage.Image:
-    """Open (header only), `check`, then decode; Pillow's failures become InvalidMedia."""
+    """Open (header only, accepted formats only), `check`, then decode."""
     try:
-        img = PILImage.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise InvalidMedia("image is not a PNG, JPEG, WebP or GIF file", param) from None
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InvalidMedia(f"image is truncated or corrupt ({e})", param) from None
+        with _corrupt_is_invalid(param):
+            img = PILImage.open(io.BytesIO(data), formats=_OPEN_FORMATS)
+    except PILImage.UnidentifiedImageError:
+        raise InvalidMedia(f"image is not a {_NAMES} file (the formats accepted)", param) from None
     check(img)
-    try:
+    with _corrupt_is_invalid(param):
         img.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise InvalidMedia(f"image is truncated or corrupt ({e})", param) from None
     return img
+
+
+@contextlib.contextmanager
+def _corrupt_is_invalid(param: str | None) -> Iterator[None]:
+    """A decoder failing on these bytes is the bytes' fault (Pillow's plugins raise OSError,
+    SyntaxError, ValueError, EOFError, struct.error, ...): InvalidMedia. Running out of
+    memory is not: the decode budget reports it."""
+    try:
+        yield
+    except (MemoryError, PILImage.UnidentifiedImageError):
+        raise
+    except Exception as e:
+        raise InvalidMedia(f"image is truncated or corrupt ({e})", param) from None
 
 
 def _check_header(img: PILImage.Image, declared: str, max_pixels: int, param: str | None) -> None:
@@ -81,7 +117,9 @@ def _check_header(img: PILImage.Image, declared: str, max_pixels: int, param: st
             "(preprocess.image_max_pixels): send a smaller image",
             param,
         )
-    actual = PILImage.MIME.get(img.format or "", "")
+    if width * height == 0:
+        raise InvalidMedia(f"image is {width}x{height}: it has no pixels", param)
+    actual = ACCEPTED.get(img.format or "", "")
     declared = _ALIASES.get(declared, declared)
     if declared not in ("application/octet-stream", actual):
         raise InvalidMedia(
@@ -91,10 +129,28 @@ def _check_header(img: PILImage.Image, declared: str, max_pixels: int, param: st
         )
 
 
+def _plain(img: PILImage.Image) -> PILImage.Image:
+    """`img` in an 8-bit mode that resizing and PNG/JPEG take (16-bit, 32-bit and float
+    images are scaled into 8 bits; palette, CMYK, YCbCr, LAB, ... become RGB or RGBA)."""
+    if img.mode.startswith(("I", "F")):
+        return PILImage.fromarray(_eight_bits(np.asarray(img)), "L")
+    if img.mode in _ALPHA_MODES or "transparency" in img.info:
+        return img if img.mode in ("RGBA", "LA") else img.convert("RGBA")
+    return img if img.mode in ("RGB", "L") else img.convert("RGB")
+
+
+def _eight_bits(pixels: np.ndarray) -> np.ndarray:
+    """Grey levels of any depth stretched to 0..255 (16-bit as 16-bit, else min to max)."""
+    values = np.nan_to_num(pixels.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = (0.0, 65535.0) if pixels.dtype.itemsize == 2 else (values.min(), values.max())
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
 def _encode(img: PILImage.Image) -> PreparedImage:
     """PNG when there is transparency to keep, else JPEG (smaller, and both backends read it)."""
     out = io.BytesIO()
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+    if img.mode in ("RGBA", "LA"):
         img.save(out, "PNG", optimize=False)
         return PreparedImage(out.getvalue(), "image/png", *img.size)
     img.convert("RGB").save(out, "JPEG", quality=90)

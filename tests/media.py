@@ -42,3 +42,21 @@ def png(width: int, height: int, color: str = "black") -> bytes:
 
 def png_data_url(width: int = 8, height: int = 8, color: str = "black") -> str:
     return "data:image/png;base64," + base64.b64encode(png(width, height, color)).decode()
+
+
+def eps(marker: str = "%%Title: hostile") -> bytes:
+    """A minimal EPS file: Pillow opens it, and loading it would run Ghostscript."""
+    return (
+        "%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n" + marker + "\n"
+        "%%EndComments\nnewpath 0 0 moveto 8 8 lineto stroke\nshowpage\n%%EOF\n"
+    ).encode()
+
+
+def wav_claiming(rate: int, channels: int = 1, frames: int = 64, bits: int = 16) -> bytes:
+    """A PCM WAV whose header says `rate` Hz and `channels` (any value the fields hold, which
+    encoders refuse to write), then `frames` frames of a ramp."""
+    block = channels * bits // 8
+    body = bytes(i % 251 for i in range(frames * block))
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, (rate * block) & 0xFFFFFFFF, block, bits)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(body))
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks) + len(body)) + b"WAVE" + chunks + body

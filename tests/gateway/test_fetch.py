@@ -4,16 +4,21 @@ itself against a local HTTPS server (loopback allowed for the test only)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import json
 import ssl
 import subprocess
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from gateway.fetch import fetch_media, is_public
+from gateway.config import PreprocessConfig
+from gateway.fetch import embedded_ipv4, fetch_all, fetch_media, is_public
 from preprocess.errors import InvalidMedia, MediaTooLarge
+from tests.netns import run_isolated_network
 
 P = "messages[0].content[0].image_url.url"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -47,11 +52,93 @@ async def test_only_https_is_fetched(url: str) -> None:
         await fetch_media(url, "image", P, max_bytes=10**6)
 
 
-def test_is_public() -> None:
-    import ipaddress
+PUBLIC = True
+ADDRESSES = [
+    # plain IPv4
+    ("1.1.1.1", PUBLIC, "public"),
+    ("8.8.8.8", PUBLIC, "public"),
+    ("93.184.216.34", PUBLIC, "public"),
+    ("0.0.0.0", False, "unspecified"),
+    ("0.1.2.3", False, "this network"),
+    ("10.1.2.3", False, "private"),
+    ("100.64.0.1", False, "CGNAT"),
+    ("100.127.255.254", False, "CGNAT"),
+    ("127.0.0.1", False, "loopback"),
+    ("127.8.9.10", False, "loopback"),
+    ("169.254.169.254", False, "link-local metadata"),
+    ("172.16.0.1", False, "private"),
+    ("172.31.255.255", False, "private"),
+    ("192.0.0.170", False, "IETF protocol assignments (NAT64 discovery)"),
+    ("192.0.2.1", False, "documentation"),
+    ("192.88.99.1", False, "6to4 relay anycast"),
+    ("192.168.1.1", False, "private"),
+    ("198.18.0.1", False, "benchmarking"),
+    ("198.19.255.255", False, "benchmarking"),
+    ("198.51.100.7", False, "documentation"),
+    ("203.0.113.9", False, "documentation"),
+    ("224.0.0.1", False, "multicast"),
+    ("239.255.255.250", False, "multicast"),
+    ("240.0.0.1", False, "reserved"),
+    ("255.255.255.255", False, "broadcast"),
+    # plain IPv6
+    ("2606:4700:4700::1111", PUBLIC, "public"),
+    ("2a00:1450:4001:80b::200e", PUBLIC, "public"),
+    ("::", False, "unspecified"),
+    ("::1", False, "loopback"),
+    ("fe80::1", False, "link-local"),
+    ("fec0::1", False, "site-local (deprecated)"),
+    ("feff::1", False, "site-local (deprecated)"),
+    ("fc00::1", False, "unique local"),
+    ("fd12:3456::1", False, "unique local"),
+    ("ff02::1", False, "multicast"),
+    ("ff0e::1", False, "multicast, global scope"),
+    ("2001:db8::1", False, "documentation"),
+    ("3fff::1", False, "documentation (RFC 9637)"),
+    ("2001:2::1", False, "benchmarking"),
+    ("100::1", False, "discard-only"),
+    ("5f00::1", False, "SRv6 SIDs"),
+    # IPv4 inside IPv6
+    ("::ffff:127.0.0.1", False, "mapped loopback"),
+    ("::ffff:10.0.0.1", False, "mapped private"),
+    ("::ffff:169.254.169.254", False, "mapped metadata"),
+    ("::ffff:8.8.8.8", PUBLIC, "mapped public: reaches 8.8.8.8"),
+    ("::7f00:1", False, "compatible loopback"),
+    ("::a9fe:a9fe", False, "compatible metadata"),
+    ("::808:808", False, "compatible (deprecated) even when public"),
+    ("2002:7f00:1::", False, "6to4 loopback"),
+    ("2002:a9fe:a9fe::1", False, "6to4 metadata"),
+    ("2002:808:808::1", False, "6to4 (deprecated) even when public"),
+    ("64:ff9b::7f00:1", False, "NAT64 loopback"),
+    ("64:ff9b::a9fe:a9fe", False, "NAT64 metadata"),
+    ("64:ff9b::a00:1", False, "NAT64 private"),
+    ("64:ff9b::6440:1", False, "NAT64 CGNAT"),
+    ("64:ff9b::808:808", PUBLIC, "NAT64 public: what DNS64 answers"),
+    ("64:ff9b:1:7f00:0:100::", False, "local-use NAT64 loopback"),
+    ("64:ff9b:1:808:0:808::", False, "local-use NAT64, even when public"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", False, "Teredo, client 127.0.0.1"),
+    ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", False, "Teredo, client 8.8.8.8"),
+]
 
-    assert is_public(ipaddress.ip_address("1.1.1.1"))
-    assert not is_public(ipaddress.ip_address("fe80::1"))
+
+@pytest.mark.parametrize(
+    ("address", "public", "why"), ADDRESSES, ids=[f"{a} {w}" for a, _, w in ADDRESSES]
+)
+def test_is_public(address: str, public: bool, why: str) -> None:
+    """Issue 8, class 5: IPv6 forms carrying IPv4 (compatible, 6to4, NAT64) and site-local
+    fec0::/10 passed the check and a connection was attempted."""
+    assert is_public(ipaddress.ip_address(address)) is public, why
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [("::ffff:1.2.3.4", "1.2.3.4"), ("::1.2.3.4", "1.2.3.4"), ("2002:102:304::", "1.2.3.4"),
+     ("64:ff9b::102:304", "1.2.3.4"), ("64:ff9b:1:102:3:400::", "1.2.3.4"),
+     ("2001:0:4136:e378:8000:63bf:fefd:fcfb", "1.2.3.4"), ("2606:4700::1", None),
+     ("1.2.3.4", None)],
+)  # fmt: skip
+def test_embedded_ipv4_unwraps_every_form(address: str, inner: str | None) -> None:
+    found = embedded_ipv4(ipaddress.ip_address(address))
+    assert (str(found) if found else None) == inner
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +235,131 @@ async def test_fetch_limits(
     base, ctx = server
     with pytest.raises(error, match=says):
         await fetch(base + path, ctx, **kw)
+
+
+NETNS_PROBE = """
+import asyncio, json, sys
+from asyncio import selector_events
+from gateway.fetch import fetch_media
+from preprocess.errors import InvalidMedia
+
+attempts = []
+real_connect = selector_events.BaseSelectorEventLoop.sock_connect
+
+async def recording_connect(self, sock, address):
+    attempts.append(str(address[0]))
+    return await real_connect(self, sock, address)
+
+selector_events.BaseSelectorEventLoop.sock_connect = recording_connect
+
+async def outcome(url, **kw):
+    try:
+        await asyncio.wait_for(fetch_media(url, "image", "p", max_bytes=10**6, **kw), 5)
+    except InvalidMedia as e:
+        return e.message
+    return "fetched"
+
+async def main():
+    refused = {u: await outcome(u) for u in json.loads(sys.argv[1])}
+    seen, attempts[:] = list(attempts), []
+    control = await outcome("https://127.0.0.1:9/x.png", allow=lambda ip: True)
+    print(json.dumps({"refused": refused, "attempts": seen, "control": attempts}))
+
+asyncio.run(main())
+"""
+
+
+def test_no_connection_is_attempted_to_any_non_public_form() -> None:
+    """Issue 8, class 5, end to end: fetch_media with the real guard, in a network namespace
+    of its own, records every connect(); none is made for any non-public address. The
+    control (a guard that allows everything) shows a connect would be seen."""
+    urls = [f"https://[{a}]/x.png" if ":" in a else f"https://{a}/x.png"
+            for a, public, _ in ADDRESSES if not public]  # fmt: skip
+    code = NETNS_PROBE.replace("json.loads(sys.argv[1])", repr(urls))
+    result = json.loads(run_isolated_network(code))
+    assert result["control"] == ["127.0.0.1"]
+    assert result["attempts"] == []
+    for url, message in result["refused"].items():
+        assert "non-public address" in message, (url, message)
+
+
+@pytest.fixture
+async def counting(tls: tuple[Path, Path]) -> AsyncIterator[tuple[str, ssl.SSLContext, Counter]]:
+    """An HTTPS server whose `/held?n=BYTES` answers after 50 ms, counting requests and the
+    most in flight at once."""
+    stats: Counter = Counter()
+
+    async def held(request: web.Request) -> web.Response:
+        stats["requests"] += 1
+        stats["now"] += 1
+        stats["most"] = max(stats["most"], stats["now"])
+        try:
+            await asyncio.sleep(0.05)
+        finally:
+            stats["now"] -= 1
+        return web.Response(body=PNG.ljust(int(request.query.get("n", 100)), b"\0"),
+                            content_type="image/png")  # fmt: skip
+
+    app = web.Application()
+    app.add_routes([web.get("/held", held)])
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(*tls)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx).start()
+    yield (
+        f"https://127.0.0.1:{runner.addresses[0][1]}",
+        ssl.create_default_context(cafile=str(tls[0])),
+        stats,
+    )
+    await runner.cleanup()
+
+
+def remote(base: str, count: int, size: int = 100, tag: str = "") -> dict[str, tuple[str, str]]:
+    """`count` distinct URLs of `size`-byte images, as `remote_urls` lists them."""
+    return {f"{base}/held?n={size}&i={i}{tag}": ("image", f"messages[0].content[{i}].image_url.url")
+            for i in range(count)}  # fmt: skip
+
+
+async def test_more_urls_than_remote_max_count_are_refused_before_any_fetch(
+    counting: tuple[str, ssl.SSLContext, Counter],
+) -> None:
+    """Issue 8, class 4: one request could name any number of URLs, all fetched at once."""
+    base, ctx, stats = counting
+    with pytest.raises(InvalidMedia, match="names 9 remote media URLs; at most 8") as err:
+        await fetch_all(remote(base, 9), PreprocessConfig(), allow=loopback_only, ssl=ctx)
+    assert err.value.param == "messages[0].content[8].image_url.url"
+    assert stats["requests"] == 0
+
+
+async def test_remote_media_together_stay_under_remote_max_total_mb(
+    counting: tuple[str, ssl.SSLContext, Counter],
+) -> None:
+    """Six 300 KB files under a 1 MiB total: the fourth that arrives fails the request (413)
+    and the fetches still running are cancelled."""
+    base, ctx, stats = counting
+    media = PreprocessConfig(remote_max_total_mb=1, remote_concurrency=8)
+    with pytest.raises(MediaTooLarge, match="add up to more than 1048576 bytes") as err:
+        await fetch_all(remote(base, 6, 300_000), media, allow=loopback_only, ssl=ctx)
+    assert err.value.status == 413
+    fits = await fetch_all(remote(base, 3, 300_000), media, allow=loopback_only, ssl=ctx)
+    assert [len(data) for _, data in fits.values()] == [300_000] * 3
+
+
+async def test_fetches_run_at_most_remote_concurrency_at_once(
+    counting: tuple[str, ssl.SSLContext, Counter],
+) -> None:
+    base, ctx, stats = counting
+    media = PreprocessConfig(remote_concurrency=3)
+    fetched = await fetch_all(remote(base, 8), media, allow=loopback_only, ssl=ctx)
+    assert len(fetched) == 8 and stats["requests"] == 8 and stats["most"] == 3
+
+
+async def test_all_requests_together_fetch_at_most_remote_global_concurrency(
+    counting: tuple[str, ssl.SSLContext, Counter],
+) -> None:
+    base, ctx, stats = counting
+    media = PreprocessConfig(remote_concurrency=4, remote_global_concurrency=5)
+    urls = [remote(base, 4, tag=f"&r={r}") for r in range(4)]  # four requests
+    await asyncio.gather(*(fetch_all(u, media, allow=loopback_only, ssl=ctx) for u in urls))
+    assert stats["requests"] == 16 and stats["most"] == 5

@@ -16,10 +16,22 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from preprocess import audio
-from preprocess.audio import Clip, Resampler, audio_clips, audio_seconds, lowpass
+from preprocess.audio import (
+    MAX_CHANNELS,
+    MAX_RATE,
+    MIN_RATE,
+    Clip,
+    Resampler,
+    audio_clips,
+    audio_seconds,
+    lowpass,
+)
 from preprocess.errors import InvalidMedia
+from tests.media import wav_claiming
 
 SPEECH = (
     "The gateway cuts long audio into short clips. Each clip lasts thirty seconds at most. "
@@ -331,3 +343,41 @@ def _pcm16(x: np.ndarray) -> np.ndarray:
     out = io.BytesIO()
     sf.write(out, np.clip(x, -1, 1), 16000, format="WAV", subtype="PCM_16")
     return sf.read(io.BytesIO(out.getvalue()), dtype="float32")[0]
+
+
+@pytest.mark.parametrize("rate", [1, 4, 999, 384_001, 100_000_000, 2_000_000_000])
+def test_a_header_claiming_an_absurd_sample_rate_is_a_400(rate: int) -> None:
+    """Issue 8, class 7: 1-4 Hz and 100 MHz WAVs raised ZeroDivisionError (a 500)."""
+    with pytest.raises(InvalidMedia, match=f"sample rate is {rate} Hz") as e:
+        audio_clips(wav_claiming(rate), param="p")
+    assert e.value.param == "p"
+    with pytest.raises(InvalidMedia, match="sample rate"):
+        audio_seconds(wav_claiming(rate))
+
+
+@pytest.mark.parametrize("rate", [1000, 7999, 44101, 384_000])
+def test_odd_but_real_sample_rates_are_resampled(rate: int) -> None:
+    clips = audio_clips(wav_claiming(rate, frames=rate // 10))
+    assert sum(c.seconds for c in clips) == pytest.approx(0.1, abs=1e-3)
+    decode(clips[0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rate=st.one_of(st.integers(0, 2**32 - 1), st.integers(900, 400_000)),
+    channels=st.integers(1, 1100),
+    frames=st.integers(0, 3000),
+    bits=st.sampled_from([8, 16, 24, 32]),
+)
+def test_any_rate_and_channel_count_gives_clips_or_invalid_media(
+    rate: int, channels: int, frames: int, bits: int
+) -> None:
+    """Whatever a WAV header claims, the outcome is 16 kHz mono clips or InvalidMedia."""
+    try:
+        clips = audio_clips(wav_claiming(rate, channels, frames, bits))
+    except InvalidMedia:
+        return
+    assert MIN_RATE <= rate <= MAX_RATE and channels <= MAX_CHANNELS
+    assert sum(c.seconds for c in clips) == pytest.approx(frames / rate, abs=2 / 16000)
+    for clip in clips:
+        decode(clip)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import io
+import os
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from preprocess.errors import InvalidMedia, MediaTooLarge
 from preprocess.image import normalize_image
-from tests.media import png_claiming
+from tests.media import eps, png_claiming
 
 P = "messages[0].content[1].image_url.url"
 
@@ -85,3 +90,87 @@ def test_bad_images_are_400s_naming_the_part(data: bytes, mime: str, says: str) 
 def test_jpg_alias_is_not_a_lie() -> None:
     data = encode(Image.new("RGB", (8, 8)), "JPEG")
     assert normalize_image(data, "image/jpg").data == data
+
+
+@pytest.fixture
+def fake_ghostscript(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `gs` first on PATH that leaves a marker when run; Pillow forgets any gs it found."""
+    from PIL import EpsImagePlugin
+
+    marker = tmp_path / "gs-ran"
+    gs = tmp_path / "bin" / "gs"
+    gs.parent.mkdir()
+    gs.write_text(f'#!/bin/sh\necho "$@" >> {marker}\nexit 1\n')
+    gs.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{gs.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", None)
+    return marker
+
+
+@pytest.mark.parametrize("mime", ["application/octet-stream", "image/x-eps", "image/png"])
+def test_eps_is_refused_and_ghostscript_never_runs(fake_ghostscript: Path, mime: str) -> None:
+    """Issue 8, class 3: Pillow's EPS plugin ran `gs` on the client's PostScript."""
+    with pytest.raises(InvalidMedia, match="PNG, JPEG, WebP, GIF, BMP or TIFF") as err:
+        normalize_image(eps(), mime, param=P)
+    assert err.value.status == 400 and err.value.param == P
+    assert not fake_ghostscript.exists()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP", "TIFF"])
+def test_the_other_accepted_formats_become_jpeg(fmt: str) -> None:
+    out = normalize_image(encode(Image.new("RGB", (30, 20), "red"), fmt), "image/" + fmt.lower())
+    assert (out.mime, out.width, out.height) == ("image/jpeg", 30, 20)
+
+
+MODES = ["1", "L", "P", "RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "I", "F", "LA", "PA",
+         "I;16", "I;16B", "RGBX", "La", "RGBa"]  # fmt: skip
+FORMATS = ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"]
+
+
+def test_a_16_bit_png_much_wider_than_the_limit_is_downscaled() -> None:
+    """Issue 8, class 7: thumbnail() raised "image has wrong mode" (a 500)."""
+    wide = Image.fromarray(np.full((40, 5000), 40000, dtype=np.uint16))
+    out = normalize_image(encode(wide, "PNG"), "image/png", max_side=1536)
+    decoded = Image.open(io.BytesIO(out.data))
+    assert (out.width, out.height) == decoded.size == (1536, 12)
+    assert 150 <= decoded.convert("L").getpixel((5, 5)) <= 160  # 40000 / 257
+
+
+def test_a_pa_tiff_becomes_png_keeping_alpha() -> None:
+    """Issue 8, class 7: a PA image cannot be saved as PNG or JPEG without conversion."""
+    out = normalize_image(encode(Image.new("PA", (20, 10)), "TIFF"), "image/tiff")
+    assert out.mime == "image/png" and Image.open(io.BytesIO(out.data)).mode == "RGBA"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    mode=st.sampled_from(MODES),
+    fmt=st.sampled_from(FORMATS),
+    width=st.integers(1, 2500),
+    height=st.integers(1, 40),
+    tall=st.booleans(),
+    transparency=st.booleans(),
+)
+def test_any_mode_size_and_format_is_normalized_or_refused(
+    mode: str, fmt: str, width: int, height: int, tall: bool, transparency: bool
+) -> None:
+    """Whatever Pillow can write in an accepted format comes out as 8-bit PNG/JPEG within
+    max_side, or is InvalidMedia; never another exception (a 500)."""
+    size = (height, width) if tall else (width, height)
+    try:
+        img = Image.linear_gradient("L").resize(size).convert(mode)
+    except ValueError:  # no conversion to this mode: one colour will do
+        img = Image.new(mode, size)
+    try:
+        data = encode(img, fmt, **({"transparency": 0} if transparency else {}))
+    except (OSError, ValueError, KeyError, TypeError):
+        assume(False)  # Pillow cannot write this mode in this format
+    try:
+        out = normalize_image(data, "application/octet-stream", max_side=64)
+    except InvalidMedia:
+        return
+    decoded = Image.open(io.BytesIO(out.data))
+    assert decoded.format in ("PNG", "JPEG") and out.mime == f"image/{decoded.format.lower()}"
+    assert decoded.size == (out.width, out.height) and max(decoded.size) <= max(64, *size)
+    if out.data != data:  # re-encoded: within the limit and in a mode every backend reads
+        assert max(decoded.size) <= 64 and decoded.mode in ("RGB", "RGBA", "L", "LA")
