@@ -29,7 +29,7 @@ from gateway.fanout import answer
 from gateway.fetch import fetch_all, unfetched, unfetched_note
 from gateway.inspect import Inspection, MediaPlan, inspect
 from gateway.inventory import Inventory
-from gateway.isolation import Limits, run_isolated
+from gateway.isolation import Isolated, Limits
 from gateway.routing import Need, RouteDecision, Wish, route
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from gateway.types import (
@@ -47,9 +47,11 @@ from preprocess.parts import Fetched, expand_messages, prepare_media, remote_url
 log = logging.getLogger("gateway.chat")
 T = TypeVar("T")
 
-# Bodies above this size, or any audio/video, are parsed and decoded in the media pool:
-# base64 of a few MB takes milliseconds, and opening a video container more.
+# Bodies above this size or with more JSON objects (messages, parts), or any audio/video,
+# are parsed, decoded and inspected off the loop: base64 of a few MB takes milliseconds,
+# opening a video container more, and each message ~60 µs (5,000 of them: 0.3 s).
 INLINE_DECODE_BYTES = 256 * 1024
+INLINE_OBJECTS = 200
 MISS_REFRESH_AFTER_S = 1.0  # a miss refreshes the snapshot unless it is this fresh
 MAX_ATTEMPTS = 3
 # Failures that say nothing about the request itself: another candidate may well succeed.
@@ -69,10 +71,10 @@ class Planned:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     app, planned = request.app, await plan(request)
     has_media = planned.inspection.modalities - {Modality.TEXT}
+    heavy = bool(has_media) or len(planned.messages) > INLINE_OBJECTS
     started = time.perf_counter()
-    prepared = await decoding(
-        app, bool(has_media), prepare_media, planned.messages, app[CONFIG].preprocess
-    )
+    run = decoding if has_media else blocking
+    prepared = await run(app, heavy, prepare_media, planned.messages, app[CONFIG].preprocess)
     if has_media:
         took = time.perf_counter() - started
         app[METRICS].media_seconds.observe(took)
@@ -97,7 +99,7 @@ async def plan(request: web.Request, dry: bool = False) -> Planned:
     """Parse -> fetch remote media -> decode and inspect -> route, heavy steps in the pool."""
     body = await request.read()
     app, config = request.app, request.app[CONFIG]
-    big = len(body) >= INLINE_DECODE_BYTES  # validating 50 MB of JSON takes ~70 ms
+    big = len(body) >= INLINE_DECODE_BYTES or body.count(b"{") > INLINE_OBJECTS
     req = await blocking(app, big, parse_chat_request, body)
     fetched = await fetch_remote(req, config, dry=dry)
     kinds = _part_kinds(req)
@@ -133,8 +135,11 @@ async def decoding(app: web.Application, heavy: bool, fn: Callable[..., T], *arg
     if not heavy:
         return fn(*args)
     media = app[CONFIG].preprocess
-    limits = Limits(media.decode_memory_mb, media.decode_timeout_s)
-    return await blocking(app, True, run_isolated, limits, fn, *args)
+    call = Isolated(Limits(media.decode_memory_mb, media.decode_timeout_s))
+    try:
+        return await blocking(app, True, call.run, fn, *args)
+    finally:
+        call.cancel()  # a client that hung up cancelled us: its decode dies now, not at the end
 
 
 async def fetch_remote(req: ChatRequest, config: GatewayConfig, dry: bool = False) -> Fetched:

@@ -47,6 +47,9 @@ class ServerConfig(_Section):
     port: int = Field(default=8080, ge=0, le=65535)
     api_keys: list[str] = Field(default_factory=list)
     max_body_mb: float = Field(default=64, gt=0)
+    # Request bodies held at once, all requests together (`gateway.budget`); one request is
+    # always admitted when nothing else is in flight.
+    max_inflight_mb: float = Field(default=512, gt=0)
     refresh_seconds: float = Field(default=10, gt=0)
     pid_file: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

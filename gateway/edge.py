@@ -2,25 +2,65 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
 
 from gateway.errors import InvalidRequest
-from gateway.types import ChatRequest
+from gateway.types import MAX_MESSAGES, MAX_PARTS, ChatRequest
+
+# Pydantic holds the GIL while it validates, even off the loop, and does not stop at a
+# list's max_length: it builds every item first (10^6 messages: ~2 s). Bodies with more JSON
+# objects than this are refused before it sees them.
+MAX_JSON_OBJECTS = 25_000
+
+
+class _TooManyObjects(Exception):
+    pass
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     """Validate a chat request body; the error names the first offending field."""
     if not body.strip():
         raise InvalidRequest("request body is empty; send a JSON chat completion request")
+    if body.count(b"{") > MAX_JSON_OBJECTS:  # a cheap bound: every object opens with one
+        refuse_many_objects(body)
     try:
         return ChatRequest.model_validate_json(body)
     except ValidationError as e:
         raise _invalid(e.errors(include_url=False)) from None
 
 
+def refuse_many_objects(body: bytes) -> None:
+    """InvalidRequest when the body holds more than MAX_JSON_OBJECTS objects. The count runs
+    a Python hook per object, so other threads (the event loop) keep getting the GIL, and it
+    stops at the limit."""
+    count = 0
+
+    def counted(pairs: list[tuple[str, Any]]) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_JSON_OBJECTS:
+            raise _TooManyObjects
+
+    try:
+        json.loads(body, object_pairs_hook=counted)
+    except _TooManyObjects:
+        raise InvalidRequest(
+            f"the request has more than {MAX_JSON_OBJECTS} JSON objects; the gateway takes "
+            f"at most {MAX_MESSAGES} messages of at most {MAX_PARTS} content parts each"
+        ) from None
+    except ValueError:
+        pass  # not JSON: pydantic says where
+
+
 def _invalid(errors: list[Any]) -> InvalidRequest:
+    if too_long := next((e for e in errors if e["type"] == "too_long"), None):
+        param = field_path(too_long["loc"])
+        limit = too_long["ctx"]["max_length"]
+        what = "messages" if param == "messages" else "content parts in one message"
+        return InvalidRequest(f"{param}: at most {limit} {what} are accepted", param=param)
     if errors[0]["type"] == "json_invalid":
         return InvalidRequest(f"request body is not valid JSON: {errors[0]['ctx']['error']}")
     # A union (content: string | parts) reports one error per branch; the branch that got

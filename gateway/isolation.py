@@ -6,7 +6,9 @@ crashes takes the gateway down, one that allocates gigabytes takes the machine's
 one that never returns holds its worker forever. In a child each of these ends the child:
 its request gets a 4xx and everything else goes on. The child's address space is capped
 (`preprocess.decode_memory_mb` above what the decoders' libraries take when loaded) and it
-is killed after `preprocess.decode_timeout_s`.
+is killed after `preprocess.decode_timeout_s`, or as soon as its client hangs up
+(`Isolated.cancel`). Its temp files go to a private directory that the parent removes
+however the child ended (FFmpeg needs its input as a file: `preprocess.video`).
 
 Children fork from a forkserver that imported the decoders once, so one starts in a few
 milliseconds rather than the second cv2 takes to import. As with any multiprocessing child,
@@ -22,6 +24,7 @@ import multiprocessing
 import pickle
 import resource
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,16 +71,70 @@ def kill_children() -> None:
 def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
     """Blocking: `fn(*args)` in a fresh child process; its result, or its exception raised
     here. `fn` and the arguments travel by pickle, so `fn` must be importable by name."""
-    receive, send = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_child, args=(send, limits.memory_mb, fn, args), daemon=True)
-    child.start()
-    send.close()  # the child holds the other end: its exit is our EOF
-    with _RUNNING_LOCK:
-        _RUNNING.add(child)
-    try:
-        if not receive.poll(limits.timeout_s):
+    return Isolated(limits).run(fn, *args)
+
+
+class Isolated:
+    """One isolated call that the thread waiting for it need not see through: `cancel()`,
+    from any thread, kills its child at once (the client hung up) or stops it starting."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._child: BaseProcess | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        with self._lock:  # under the lock: `run` never reaps a child while it is killed here
+            self._cancelled = True
+            if self._child is not None:
+                self._child.kill()
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking: as `run_isolated`, in a private temp dir removed however the child ends."""
+        with tempfile.TemporaryDirectory(
+            prefix="gateway-decode-", ignore_cleanup_errors=True
+        ) as tmp:
+            ok, value = self._call(tmp, fn, args)
+            if ok:
+                return value  # type: ignore[no-any-return]
+            try:
+                raise value
+            finally:
+                # Held here, the exception would hold its own traceback, so this frame and
+                # every caller's (request bodies included) until the cyclic GC runs.
+                del value
+
+    def _call(self, tmp: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[bool, Any]:
+        with self._lock:
+            if self._cancelled:
+                raise InvalidMedia("the request was cancelled before its media was decoded")
+            receive, send = _CONTEXT.Pipe(duplex=False)
+            child = _CONTEXT.Process(
+                target=_child, args=(send, self.limits.memory_mb, tmp, fn, args), daemon=True
+            )
+            child.start()
+            self._child = child
+        send.close()  # the child holds the other end: its exit is our EOF
+        with _RUNNING_LOCK:
+            _RUNNING.add(child)
+        try:
+            return self._receive(receive, child)
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(child)
+            receive.close()
+            with self._lock:
+                self._child = None
+                if child.is_alive():
+                    child.kill()
+            child.join()
+
+    def _receive(self, receive: Connection, child: BaseProcess) -> tuple[bool, Any]:
+        timeout_s = self.limits.timeout_s
+        if not receive.poll(timeout_s):
             raise InvalidMedia(
-                f"decoding the media took over {limits.timeout_s:g}s "
+                f"decoding the media took over {timeout_s:g}s "
                 "(preprocess.decode_timeout_s): send shorter or smaller media"
             )
         try:
@@ -85,20 +142,14 @@ def run_isolated(limits: Limits, fn: Callable[..., T], *args: Any) -> T:
         except EOFError:
             child.join()
             raise _died(child.exitcode) from None
-    finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(child)
-        receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+        return ok, value
 
 
-def _child(send: Connection, memory_mb: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def _child(
+    send: Connection, memory_mb: int, tmp: str, fn: Callable[..., Any], args: tuple[Any, ...]
+) -> None:
     _cap_address_space(memory_mb)
+    tempfile.tempdir = tmp  # the parent removes it, even when this process is killed
     try:
         result: tuple[bool, Any] = (True, fn(*args))
     except MemoryError:

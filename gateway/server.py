@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway import __version__
 from gateway.backends import build_backend
+from gateway.budget import ByteBudget, budget_middleware
 from gateway.catalogue import Catalogue
 from gateway.chat import chat_completions, route_dry_run
 from gateway.config import GatewayConfig
@@ -48,8 +49,10 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     With `embedded_log`, the embedded engine is started too (logging there) and appended
     as the last backend.
     """
+    budget = budget_middleware(ByteBudget(int(config.server.max_inflight_mb * 2**20)))
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        # the budget before the body is read: a refused request's body never is
+        middlewares=[error_middleware, auth_middleware, budget],
         client_max_size=int(config.server.max_body_mb * 2**20),
     )
     app[CONFIG] = config.with_default_backends()
@@ -112,6 +115,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     started = time.perf_counter()
     try:
         response = await handler(request)
+    except asyncio.CancelledError:  # the client hung up (handler cancellation): as nginx logs it
+        _record(request, web.Response(status=CLIENT_CLOSED_REQUEST), started)
+        raise
     except GatewayError as e:
         response = _error_response(e)
     except InvalidMedia as e:
@@ -126,6 +132,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
+    _record(request, response, started)
+    return response
+
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer
+
+
+def _record(request: web.Request, response: web.StreamResponse, started: float) -> None:
+    """The access log line and the request metrics."""
     took = time.perf_counter() - started
     resource = request.match_info.route.resource
     path = resource.canonical if resource is not None else "unmatched"
@@ -139,9 +154,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         took * 1000,
         response.headers.get("X-Gateway-Model", "-"),
         response.headers.get("X-Gateway-Route", "-"),
-        request_id,
+        request[REQUEST_ID],
     )
-    return response
 
 
 def _error_response(e: GatewayError) -> web.Response:

@@ -68,11 +68,17 @@ class VideoPart(_Part):
 ContentPart = Annotated[TextPart | ImagePart | AudioPart | VideoPart, Field(discriminator="type")]
 
 
+# Validating a request costs ~2 µs a JSON object with the GIL held throughout: the caps keep
+# one request from freezing the event loop (10^6 messages blocked /healthz for seconds).
+MAX_MESSAGES = 5_000  # a full 128K window is ~5,000 short turns
+MAX_PARTS = 500  # content parts in one message
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: str | Annotated[list[ContentPart], Field(max_length=MAX_PARTS)] | None = None
 
 
 class StreamOptions(BaseModel):
@@ -95,7 +101,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: str | None = None
-    messages: list[Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: int | None = Field(default=None, ge=1, le=MAX_CHOICES)

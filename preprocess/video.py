@@ -62,7 +62,9 @@ class Stills:
 
 @contextlib.contextmanager
 def _temp_path(data: bytes) -> Iterator[str]:
-    fd, path = tempfile.mkstemp(prefix="gateway-video-")  # 0600, in the private tmp dir
+    # 0600. In a decode child the temp dir is its private one (`gateway.isolation`), which
+    # the parent removes however the child ends: a kill at the time limit skips this finally.
+    fd, path = tempfile.mkstemp(prefix="gateway-video-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

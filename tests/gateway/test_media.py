@@ -20,7 +20,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from gateway.isolation import run_isolated
+from gateway.isolation import Isolated
 from gateway.state import MEDIA_POOL
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
@@ -235,8 +235,8 @@ async def test_a_slow_video_does_not_stall_other_requests(
     submit = pool.submit
 
     def gated(fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        assert fn is run_isolated  # args: (limits, the decoding function, its arguments...)
-        submitted.append(args[1].__name__)
+        assert isinstance(fn.__self__, Isolated)  # args: (the decoding function, its args...)
+        submitted.append(args[0].__name__)
 
         def run() -> Any:
             held.set()
