@@ -207,7 +207,7 @@ class Budget:
         """MediaTooLarge when `size` more bytes would not fit."""
         if size > self.left:
             raise MediaTooLarge(
-                f"remote media in this request add up to more than {self.total} bytes "
+                f"remote media in this request add up to more than {self.total / 2**20:g} MiB "
                 "(preprocess.remote_max_total_mb): send fewer or smaller files",
                 param,
             )

@@ -72,10 +72,12 @@ def normalize_image(
     """
     img = _decoded(data, param, lambda im: _check_header(im, declared_mime, max_pixels, param))
     fmt = img.format or ""
-    rotated = img.getexif().get(_ORIENTATION, 1) not in (1, None)
+    with _corrupt_is_invalid(param):  # EXIF is parsed only now, and may be corrupt
+        rotated = img.getexif().get(_ORIENTATION, 1) not in (1, None)
+        upright = ImageOps.exif_transpose(img) if rotated else img
     if fmt in PASS_THROUGH and not rotated and max(img.size) <= max_side:
         return PreparedImage(data, PASS_THROUGH[fmt], *img.size)
-    img = _plain(ImageOps.exif_transpose(img))
+    img = _plain(upright)
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), PILImage.Resampling.LANCZOS)
     return _encode(img)

@@ -339,7 +339,7 @@ async def test_remote_media_together_stay_under_remote_max_total_mb(
     and the fetches still running are cancelled."""
     base, ctx, stats = counting
     media = PreprocessConfig(remote_max_total_mb=1, remote_concurrency=8)
-    with pytest.raises(MediaTooLarge, match="add up to more than 1048576 bytes") as err:
+    with pytest.raises(MediaTooLarge, match="add up to more than 1 MiB") as err:
         await fetch_all(remote(base, 6, 300_000), media, allow=loopback_only, ssl=ctx)
     assert err.value.status == 413
     fits = await fetch_all(remote(base, 3, 300_000), media, allow=loopback_only, ssl=ctx)

@@ -174,3 +174,61 @@ def test_any_mode_size_and_format_is_normalized_or_refused(
     assert decoded.size == (out.width, out.height) and max(decoded.size) <= max(64, *size)
     if out.data != data:  # re-encoded: within the limit and in a mode every backend reads
         assert max(decoded.size) <= 64 and decoded.mode in ("RGB", "RGBA", "L", "LA")
+
+
+def _seeds() -> list[bytes]:
+    """One small image per accepted format, with an EXIF orientation where it can carry one."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    gradient = Image.linear_gradient("L").resize((48, 24))
+    cases = [("PNG", "RGB"), ("JPEG", "RGB"), ("TIFF", "RGB"), ("GIF", "P"), ("WEBP", "RGBA"),
+             ("BMP", "RGB"), ("TIFF", "I;16"), ("PNG", "LA")]  # fmt: skip
+    return [
+        encode(gradient.convert(mode), fmt, **({} if fmt in ("GIF", "BMP") else {"exif": exif}))
+        for fmt, mode in cases
+    ]
+
+
+SEEDS = _seeds()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.sampled_from(SEEDS),
+    flips=st.lists(
+        st.tuples(st.one_of(st.integers(0, 255), st.integers(0, 10**6)), st.integers(0, 255)),
+        max_size=8,
+    ),
+    keep=st.floats(0.05, 1.0),
+)
+def test_corrupted_images_are_normalized_or_invalid_media(
+    seed: bytes, flips: list[tuple[int, int]], keep: float
+) -> None:
+    """Flipped bytes and cut-off files, in headers, EXIF or pixel data: a normalized image or
+    InvalidMedia, never another exception (corrupt EXIF raised SyntaxError from getexif).
+    Half the flips land in the first 256 bytes, where headers and EXIF are."""
+    data = bytearray(seed)
+    for where, byte in flips:
+        data[where % len(data)] = byte
+    cut = bytes(data[: max(1, int(keep * len(data)))])
+    try:
+        out = normalize_image(cut, "application/octet-stream")
+    except InvalidMedia:
+        return
+    assert Image.open(io.BytesIO(out.data)).format in ("PNG", "JPEG")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP", "PNG", "TIFF"])
+def test_corrupt_exif_is_invalid_media_not_a_500(fmt: str) -> None:
+    """EXIF is parsed after the pixels are decoded; a broken EXIF header raised SyntaxError."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(Image.new("RGB", (16, 8)), fmt, exif=exif)
+    at = max(data.rfind(b"II*\x00"), data.rfind(b"MM\x00*"))
+    assert at >= 0
+    broken = data[:at] + b"\xb2" + data[at + 1 :]
+    try:
+        out = normalize_image(broken, "application/octet-stream")
+    except InvalidMedia:
+        return
+    assert out.mime in ("image/png", "image/jpeg")
