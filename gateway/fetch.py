@@ -45,18 +45,20 @@ _REFUSED_V4 = tuple(map(_V4, (
     "192.88.99.0/24", "192.168.0.0/16", "192.175.48.0/24", "198.18.0.0/15",
     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
 )))  # fmt: skip
-_REFUSED_V6 = tuple(map(_V6, (
-    "::/96", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-    "2002::/16", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-)))  # fmt: skip
+# IPv6 unicast is global only in 2000::/3 (IANA): outside it are ::/8 (unspecified,
+# loopback, IPv4-compatible and -translated), 100::/64, 5f00::/16, fc00::/7, fe80::/10,
+# fec0::/10 (site-local) and ff00::/8; inside it, these are not global either.
+_GLOBAL_V6 = _V6("2000::/3")
+_REFUSED_V6 = tuple(map(_V6, ("2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20")))
 _NAT64 = _V6("64:ff9b::/96")  # the well-known prefix: DNS64 answers public hosts with it
 _NAT64_LOCAL = _V6("64:ff9b:1::/48")
 _TEREDO = _V6("2001::/32")
 
 
 def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries: mapped, compatible, 6to4, NAT64 (the
-    well-known /96 and the local-use /48, RFC 6052) or Teredo's client; else None.
+    """The IPv4 address an IPv6 address carries: mapped, compatible, translated (SIIT),
+    6to4, NAT64 (the well-known /96 and the local-use /48, RFC 6052) or Teredo's client;
+    else None.
 
     >>> [str(embedded_ipv4(ipaddress.ip_address(a))) for a in ("::7f00:1", "2002:a00:1::",
     ...  "64:ff9b::a9fe:a9fe", "64:ff9b:1:7f00:0:100::", "2001:0:4136:e378:8000:63bf:f5ff:fffe")]
@@ -69,7 +71,7 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
         return ip.ipv4_mapped or ip.sixtofour
     if ip in _TEREDO:
         return ip.teredo[1] if ip.teredo else None
-    if n >> 32 == 0 or ip in _NAT64:  # compatible (::a.b.c.d), NAT64 /96
+    if n >> 32 in (0, 0xFFFF0000) or ip in _NAT64:  # ::a.b.c.d, ::ffff:0:a.b.c.d, NAT64
         return ipaddress.IPv4Address(n & 0xFFFFFFFF)
     if ip in _NAT64_LOCAL:  # /48 layout: 16 bits, the reserved "u" octet, 16 bits
         return ipaddress.IPv4Address(((n >> 64) & 0xFFFF) << 16 | (n >> 40) & 0xFFFF)
@@ -81,8 +83,8 @@ def is_public(ip: IPAddress) -> bool:
 
     Only the forms that reach that IPv4 host today are let through when it is public
     (mapped, and NAT64's well-known prefix, which DNS64 networks answer with); the
-    deprecated tunnels (compatible, 6to4, Teredo) and local NAT64 are refused whatever they
-    carry.
+    deprecated and local forms (compatible, translated, 6to4, Teredo, local-use NAT64) are
+    refused whatever they carry.
 
     >>> [is_public(ipaddress.ip_address(a)) for a in
     ...  ("8.8.8.8", "127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "::ffff:10.0.0.1")]
@@ -95,7 +97,12 @@ def is_public(ip: IPAddress) -> bool:
 
 
 def _public(ip: IPAddress) -> bool:
-    refused = _REFUSED_V4 if isinstance(ip, ipaddress.IPv4Address) else _REFUSED_V6
+    if isinstance(ip, ipaddress.IPv4Address):
+        refused: tuple[_V4, ...] | tuple[_V6, ...] = _REFUSED_V4
+    elif ip in _GLOBAL_V6:
+        refused = _REFUSED_V6
+    else:
+        return False
     return ip.is_global and not ip.is_multicast and not any(ip in net for net in refused)
 
 

@@ -115,6 +115,11 @@ ADDRESSES = [
     ("64:ff9b::808:808", PUBLIC, "NAT64 public: what DNS64 answers"),
     ("64:ff9b:1:7f00:0:100::", False, "local-use NAT64 loopback"),
     ("64:ff9b:1:808:0:808::", False, "local-use NAT64, even when public"),
+    ("::ffff:0:7f00:1", False, "IPv4-translated (SIIT) loopback"),
+    ("::ffff:0:808:808", False, "IPv4-translated (SIIT) even when public"),
+    ("::1:7f00:1", False, "reserved ::/8"),
+    ("1::7f00:1", False, "reserved ::/8"),
+    ("4000::1", False, "outside global unicast 2000::/3"),
     ("2001:0:4136:e378:8000:63bf:80ff:fffe", False, "Teredo, client 127.0.0.1"),
     ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", False, "Teredo, client 8.8.8.8"),
 ]
@@ -132,7 +137,8 @@ def test_is_public(address: str, public: bool, why: str) -> None:
 @pytest.mark.parametrize(
     ("address", "inner"),
     [("::ffff:1.2.3.4", "1.2.3.4"), ("::1.2.3.4", "1.2.3.4"), ("2002:102:304::", "1.2.3.4"),
-     ("64:ff9b::102:304", "1.2.3.4"), ("64:ff9b:1:102:3:400::", "1.2.3.4"),
+     ("::ffff:0:102:304", "1.2.3.4"), ("64:ff9b::102:304", "1.2.3.4"),
+     ("64:ff9b:1:102:3:400::", "1.2.3.4"),
      ("2001:0:4136:e378:8000:63bf:fefd:fcfb", "1.2.3.4"), ("2606:4700::1", None),
      ("1.2.3.4", None)],
 )  # fmt: skip
