@@ -381,3 +381,9 @@ def test_any_rate_and_channel_count_gives_clips_or_invalid_media(
     assert sum(c.seconds for c in clips) == pytest.approx(frames / rate, abs=2 / 16000)
     for clip in clips:
         decode(clip)
+
+
+def test_more_than_64_channels_is_a_400() -> None:
+    assert len(audio_clips(wav_claiming(8000, channels=64, frames=800))) == 1
+    with pytest.raises(InvalidMedia, match="65 channels; at most 64"):
+        audio_clips(wav_claiming(8000, channels=65, frames=800))
