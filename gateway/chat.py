@@ -15,7 +15,13 @@ from aiohttp import web
 
 from gateway.backends import Backend
 from gateway.config import GatewayConfig
-from gateway.edge import parse_chat_request
+from gateway.edge import (
+    MAX_JSON_VALUES,
+    count_json_values,
+    crowded,
+    parse_chat_request,
+    too_many_values,
+)
 from gateway.errors import (
     BackendError,
     BackendTimeout,
@@ -100,6 +106,7 @@ async def plan(request: web.Request, dry: bool = False) -> Planned:
     body = await request.read()
     app, config = request.app, request.app[CONFIG]
     big = len(body) >= INLINE_DECODE_BYTES or body.count(b"{") > INLINE_OBJECTS
+    await refuse_crowded(app, big, body)
     req = await blocking(app, big, parse_chat_request, body)
     fetched = await fetch_remote(req, config, dry=dry)
     kinds = _part_kinds(req)
@@ -120,6 +127,15 @@ async def plan(request: web.Request, dry: bool = False) -> Planned:
         decision.reason, decision.tokens, len(decision.candidates),
     )  # fmt: skip
     return Planned(req, messages, inspection, decision)
+
+
+async def refuse_crowded(app: web.Application, big: bool, body: bytes) -> None:
+    """A 400 for a body with more JSON values than pydantic may build (`edge`); the exact
+    count runs in a decode child, where holding the GIL stalls nothing else."""
+    if not await blocking(app, big, crowded, body):
+        return
+    if await decoding(app, True, count_json_values, body) > MAX_JSON_VALUES:
+        raise too_many_values()
 
 
 async def blocking(app: web.Application, heavy: bool, fn: Callable[..., T], *args: Any) -> T:

@@ -124,8 +124,14 @@ class Metrics:
             "gateway_media_prepare_seconds",
             "Time to turn one request's media into what backends take (stills, clips, images).",
         )
+        self.client_cut_off = Counter(
+            "gateway_client_cut_off_total",
+            "Connections closed because the client took none of its answer for "
+            "server.client_write_timeout_s, by what it left unread (stream, response).",
+            ("what",),
+        )
 
     def render(self, gauges: Iterable[Gauge]) -> str:
         families = [self.http_requests, self.http_seconds, self.routed, self.backend_failures,
-                    self.media_seconds, *gauges]  # fmt: skip
+                    self.media_seconds, self.client_cut_off, *gauges]  # fmt: skip
         return "\n".join(line for f in families for line in f.render()) + "\n"

@@ -7,13 +7,16 @@ status; after that the status is 200 and a failure can only be an error event.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 
 from aiohttp import web
 
 from gateway.errors import GatewayError
+from gateway.intake import cut_off
+from gateway.state import CONFIG
 from gateway.types import Chunk
 
 log = logging.getLogger("gateway.sse")
@@ -38,21 +41,48 @@ def frame(obj: object) -> bytes:
 async def stream_response(
     request: web.Request, chunks: AsyncIterator[Chunk], headers: Mapping[str, str]
 ) -> web.StreamResponse:
-    """Relay `chunks` as SSE; `data: [DONE]` only when the upstream finished cleanly."""
+    """Relay `chunks` as SSE; `data: [DONE]` only when the upstream finished cleanly.
+
+    A client that takes nothing for `server.client_write_timeout_s` (a write waits while its
+    socket is full) is cut off, and the backend stream closed first: that frees its slot.
+    """
+    stall_s = request.app[CONFIG].server.client_write_timeout_s
     try:
         first = await anext(chunks, None)
         response = web.StreamResponse(headers={**SSE_HEADERS, **headers})
-        await response.prepare(request)
-        if first is not None:
-            await response.write(frame(first))
         try:
-            async for chunk in chunks:
-                await response.write(frame(chunk))
-        except GatewayError as e:
-            log.warning("stream %s ended with an error: %s", headers.get("X-Request-Id"), e)
-            await response.write(frame(e.body()))
-            return response
-        await response.write(DONE)
+            await _bounded(response.prepare(request), stall_s)
+            await _relay(response, first, chunks, stall_s)
+        except _ClientStalled:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            cut_off(request, "stream", stall_s)
         return response
     finally:
         await chunks.aclose()  # type: ignore[attr-defined]
+
+
+async def _relay(
+    response: web.StreamResponse, first: Chunk | None, chunks: AsyncIterator[Chunk], stall_s: float
+) -> None:
+    if first is not None:
+        await _bounded(response.write(frame(first)), stall_s)
+    try:
+        async for chunk in chunks:
+            await _bounded(response.write(frame(chunk)), stall_s)
+    except GatewayError as e:
+        log.warning("stream %s ended with an error: %s", response.headers.get("X-Request-Id"), e)
+        await _bounded(response.write(frame(e.body())), stall_s)
+        return
+    await _bounded(response.write(DONE), stall_s)
+
+
+class _ClientStalled(Exception):
+    """The client took nothing from its socket for the whole write deadline."""
+
+
+async def _bounded(write: Awaitable[object], stall_s: float) -> None:
+    try:
+        async with asyncio.timeout(stall_s):
+            await write
+    except TimeoutError:
+        raise _ClientStalled from None

@@ -26,14 +26,18 @@ _NOT_FORWARDED = frozenset({"content-length", "host", "transfer-encoding"})  # a
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self) -> None:
+    """Sends over one aiohttp session of at most `connections` connections (`pool_size`)."""
+
+    def __init__(self, connections: int) -> None:
+        self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use, inside the running loop
             # httpx decodes content-encodings itself: hand it the bytes as sent.
-            self._session = aiohttp.ClientSession(auto_decompress=False)
+            connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -60,6 +60,17 @@ class BackendBase(ABC):
         """The adapter's own streaming call, without timeouts."""
 
 
+# Connections a backend's HTTP pool may open beyond its concurrency: the inventory's model
+# listings and health checks run beside a full load.
+PROBE_HEADROOM = 8
+
+
+def pool_size(cfg: BackendConfig) -> int:
+    """The connection limit for a backend's HTTP pool. aiohttp's default, 100 per session,
+    would queue requests the limiter already let through until their first-byte timeout."""
+    return cfg.max_concurrency + PROBE_HEADROOM
+
+
 class Limiter:
     """At most `concurrency` requests in flight to a backend and `queue` waiting; then 429.
 

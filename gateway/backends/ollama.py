@@ -11,7 +11,7 @@ import httpx
 import ollama
 
 from gateway.backends.aiohttp_transport import AiohttpTransport
-from gateway.backends.base import BackendBase
+from gateway.backends.base import BackendBase, pool_size
 from gateway.backends.media_body import StandIns, sending
 from gateway.backends.ollama_format import (
     ChunkTranslator,
@@ -75,7 +75,7 @@ class OllamaBackend(BackendBase):
         # With a transport of its own, httpx takes no proxy from the environment: the same
         # as on the OpenAI-compatible path.
         self.client = ollama.AsyncClient(
-            host=cfg.url, headers=headers, timeout=timeout, transport=AiohttpTransport()
+            host=cfg.url, headers=headers, timeout=timeout, transport=transport
         )
         self._shown: dict[str, ollama.ShowResponse] = {}
 
@@ -92,6 +92,7 @@ class OllamaBackend(BackendBase):
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         stand_ins = StandIns()
+        transport = AiohttpTransport(pool_size(cfg))
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
         translator = ChunkTranslator(req.model, req.include_usage, forced)

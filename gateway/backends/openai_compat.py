@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.backends.base import BackendBase
+from gateway.backends.base import BackendBase, pool_size
 from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
 from gateway.errors import (
@@ -76,7 +76,11 @@ class OpenAICompatBackend(BackendBase):
                 sock_connect=self.cfg.connect_timeout_s, sock_read=self.cfg.first_byte_timeout_s
             )
             self._session = aiohttp.ClientSession(
-                self.url, headers=self._headers, timeout=timeout, auto_decompress=True
+                self.url,
+                headers=self._headers,
+                timeout=timeout,
+                auto_decompress=True,
+                connector=aiohttp.TCPConnector(limit=pool_size(self.cfg), limit_per_host=0),
             )
         return self._session
 

@@ -41,7 +41,7 @@ async def client() -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     app.add_routes([web.post("/echo", echo), web.get("/zipped", zipped), web.get("/slow", slow)])
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
-    async with httpx.AsyncClient(transport=AiohttpTransport(), headers={"User-Agent": "t/1"}) as c:
+    async with httpx.AsyncClient(transport=AiohttpTransport(4), headers={"User-Agent": "t/1"}) as c:
         yield c, str(server.make_url("")).rstrip("/")
     await server.close()
 
@@ -73,6 +73,6 @@ async def test_no_bytes_within_the_read_timeout_is_an_httpx_read_timeout(
 
 
 async def test_nothing_listening_is_an_httpx_connect_error(unused_tcp_port: int) -> None:
-    async with httpx.AsyncClient(transport=AiohttpTransport()) as c:
+    async with httpx.AsyncClient(transport=AiohttpTransport(4)) as c:
         with pytest.raises(httpx.ConnectError):
             await c.get(f"http://127.0.0.1:{unused_tcp_port}/")
