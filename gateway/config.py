@@ -50,6 +50,11 @@ class ServerConfig(_Section):
     # Request bodies held at once, all requests together (`gateway.budget`); one request is
     # always admitted when nothing else is in flight.
     max_inflight_mb: float = Field(default=512, gt=0)
+    # Deadlines on clients, so a quiet one holds neither a connection nor a backend slot:
+    # the request head (and an idle keep-alive connection), the whole body, each write back.
+    header_timeout_s: float = Field(default=15, gt=0)
+    body_timeout_s: float = Field(default=60, gt=0)
+    client_write_timeout_s: float = Field(default=60, gt=0)
     refresh_seconds: float = Field(default=10, gt=0)
     pid_file: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -82,11 +87,6 @@ MODALITIES = Literal["text", "image", "audio", "video"]
 
 
 class RoutingConfig(_Section):
-    # Deadlines on clients, so a quiet one holds neither a connection nor a backend slot:
-    # the request head (and an idle keep-alive connection), the whole body, each write back.
-    header_timeout_s: float = Field(default=15, gt=0)
-    body_timeout_s: float = Field(default=60, gt=0)
-    client_write_timeout_s: float = Field(default=60, gt=0)
     default_model: str = "gemma4-26b-a4b"
     long_context_tokens: int = Field(default=32768, ge=1)
     output_reserve_tokens: int = Field(default=1024, ge=0)

@@ -31,9 +31,9 @@ from gateway.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
+from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.inventory import Inventory, Keeper
 from gateway.isolation import kill_children, start_forkserver
-from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.metrics import Gauge, Metrics
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
@@ -62,10 +62,10 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
             body_middleware,
         ],
         client_max_size=int(config.server.max_body_mb * 2**20),
+        handler_args=handler_args(config.server),
     )
     app[CONFIG] = config.with_default_backends()
     app[METRICS] = Metrics()
-        handler_args=handler_args(config.server),
     if embedded_log is not None:
         app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
     app.cleanup_ctx.append(backends_ctx)

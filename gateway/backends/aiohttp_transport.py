@@ -35,8 +35,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on first use, inside the running loop
-            # httpx decodes content-encodings itself: hand it the bytes as sent.
             connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=0)
+            # httpx decodes content-encodings itself: hand it the bytes as sent.
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
         return self._session
 

@@ -74,6 +74,7 @@ class OllamaBackend(BackendBase):
         )
         # With a transport of its own, httpx takes no proxy from the environment: the same
         # as on the OpenAI-compatible path.
+        transport = AiohttpTransport(pool_size(cfg))
         self.client = ollama.AsyncClient(
             host=cfg.url, headers=headers, timeout=timeout, transport=transport
         )
@@ -92,7 +93,6 @@ class OllamaBackend(BackendBase):
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         stand_ins = StandIns()
-        transport = AiohttpTransport(pool_size(cfg))
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
         translator = ChunkTranslator(req.model, req.include_usage, forced)
