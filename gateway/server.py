@@ -35,6 +35,7 @@ from gateway.intake import body_middleware, handler_args, refuse_middleware, sen
 from gateway.inventory import Inventory, Keeper
 from gateway.isolation import kill_children, start_forkserver
 from gateway.metrics import Gauge, Metrics
+from gateway.openapi import serve_openapi
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
@@ -78,6 +79,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
             web.get("/healthz", healthz),
             web.get("/readyz", readyz),
             web.get("/metrics", metrics),
+            web.get("/openapi.json", serve_openapi),
         ]
     )
     return app

@@ -1,0 +1,363 @@
+"""`GET /openapi.json`: the gateway's HTTP API as an OpenAPI 3.1 document.
+
+The chat request schema is generated from `ChatRequest`, so the document says what the edge
+validates; the rest is written here. A test holds the document to the app's router (every
+route described, nothing more) and runs schemathesis against a live gateway with it.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aiohttp import web
+
+from gateway import __version__
+from gateway.types import ChatRequest
+
+Schema = dict[str, Any]
+
+REF = "#/components/schemas/{model}"
+ERROR_STATUSES = {
+    400: "Bad input, or a model that cannot take the request; `param` names the field.",
+    401: "Missing or wrong API key (only when `server.api_keys` is set).",
+    404: "The named model or alias is on no reachable backend.",
+    408: "The body did not arrive within `server.body_timeout_s`.",
+    413: "The body is over `server.max_body_mb`, or media over a pixel or size limit.",
+    415: "The body is compressed (`Content-Encoding`); send it as plain JSON.",
+    429: "The backend's concurrency slots and queue are full; retry after `Retry-After`.",
+    502: "The backend failed or could not be reached.",
+    503: "No healthy backend has a model that can take the request (the message says how "
+    "to get one), or the bodies in flight are over `server.max_inflight_mb` (with "
+    "`Retry-After`).",
+    504: "The backend timed out.",
+}
+ROUTE_REASONS = [
+    "override",
+    "audio",
+    "long-context",
+    "prefer-speed",
+    "prefer-quality",
+    "default",
+    "fallback",
+]
+
+
+@cache
+def openapi_document() -> Schema:
+    """The whole document, built once: it depends on nothing but the code."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "gemma-gateway",
+            "version": __version__,
+            "description": "An OpenAI-compatible gateway routing chat across the Gemma 4 "
+            "family on local backends (Ollama, LM Studio, llama.cpp).",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Required on `/v1/` paths when `server.api_keys` is set.",
+                }
+            },
+        },
+    }
+
+
+async def serve_openapi(request: web.Request) -> web.Response:
+    """Open like the health probes: it describes the API, not the backends or models."""
+    return web.json_response(openapi_document())
+
+
+def _paths() -> Schema:
+    chat_body = {"required": True, "content": {"application/json": {"schema": _ref("ChatRequest")}}}
+    return {
+        "/v1/chat/completions": {
+            "post": {
+                "operationId": "createChatCompletion",
+                "summary": "Route a chat to a backend and relay its answer (JSON or SSE).",
+                "security": [{"bearerAuth": []}],
+                "parameters": _gateway_headers(),
+                "requestBody": chat_body,
+                "responses": {"200": _chat_ok(), **_errors(*ERROR_STATUSES)},
+            }
+        },
+        "/v1/models": {
+            "get": {
+                "operationId": "listModels",
+                "summary": "`auto`, the family aliases present, then every concrete model.",
+                "security": [{"bearerAuth": []}],
+                "responses": {"200": _json("The model list.", "ModelList"), **_errors(401)},
+            }
+        },
+        "/v1/gateway/route": {
+            "post": {
+                "operationId": "routeDryRun",
+                "summary": "The routing decision a chat body would get; nothing is forwarded.",
+                "security": [{"bearerAuth": []}],
+                "parameters": _gateway_headers(),
+                "requestBody": chat_body,
+                "responses": {
+                    "200": _json("The decision.", "RouteDecision"),
+                    **_errors(400, 401, 404, 408, 413, 415, 503),
+                },
+            }
+        },
+        "/healthz": _open("liveness", "Liveness: 200 while the process serves.", "Health"),
+        "/readyz": {
+            "get": {
+                "operationId": "readiness",
+                "summary": "Whether a healthy backend lists a routable model.",
+                "security": [],
+                "responses": {
+                    "200": _json("Ready.", "Readiness"),
+                    "503": _json("Not ready; `reason` says why per backend.", "Readiness"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "summary": "Prometheus text exposition (models and backends, never content).",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": _open("openapi", "This document.", "OpenAPIDocument"),
+    }
+
+
+def _open(operation_id: str, summary: str, schema: str) -> Schema:
+    """A GET that needs no key and always answers 200 JSON."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": [],
+            "responses": {"200": _json(summary, schema)},
+        }
+    }
+
+
+def _gateway_headers() -> list[Schema]:
+    def header(name: str, description: str, schema: Schema) -> Schema:
+        return {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "description": description,
+            "schema": schema,
+        }
+
+    text = {"type": "string"}
+    return [
+        header("X-Gateway-Model", "Overrides the body's `model`.", text),
+        header("X-Gateway-Backend", "Pins the backend by name.", text),
+        header(
+            "X-Gateway-Prefer",
+            "Chooses among capable models.",
+            {"type": "string", "enum": ["speed", "balanced", "quality"]},
+        ),
+        header("X-Request-Id", "Echoed in the response; generated when absent.", text),
+    ]
+
+
+def _chat_ok() -> Schema:
+    required = {"schema": {"type": "string"}, "required": True}
+    return {
+        "description": "The answer: a `chat.completion`, or with `stream: true` SSE "
+        "`chat.completion.chunk` events ending in `data: [DONE]` (or, after a failure "
+        'mid-stream, one `data: {"error": ...}` event).',
+        "headers": {
+            "X-Gateway-Model": {**required, "description": "The concrete model that served it."},
+            "X-Gateway-Backend": {**required, "description": "The backend's name."},
+            "X-Gateway-Route": {
+                "required": True,
+                "description": "Why this model.",
+                "schema": {"type": "string", "enum": ROUTE_REASONS},
+            },
+            "X-Gateway-Tokens-Estimate": {
+                "required": True,
+                "description": "The token estimate the decision used.",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            "X-Gateway-Preprocess": {
+                "schema": {"type": "string"},
+                "description": "What was done to media, e.g. `video=1;frames=60;truncated_s=30`.",
+            },
+            "X-Request-Id": {**required, "description": "The request id."},
+        },
+        "content": {
+            "application/json": {"schema": _ref("ChatCompletion")},
+            "text/event-stream": {"schema": _ref("ChatEvent")},
+        },
+    }
+
+
+def _errors(*statuses: int) -> Schema:
+    """OpenAI error objects; a 429 also says when to retry."""
+    out = {}
+    for status in statuses:
+        response = _json(ERROR_STATUSES[status], "Error")
+        if status == 429:
+            response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+        out[str(status)] = response
+    return out
+
+
+def _json(description: str, schema: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": REF.format(model=name)}
+
+
+def _schemas() -> dict[str, Schema]:
+    request = ChatRequest.model_json_schema(ref_template=REF)
+    defs = request.pop("$defs")
+    nullable_text = {"type": ["string", "null"]}
+    obj = {"type": "object"}
+    return {
+        **defs,
+        "ChatRequest": request,
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["message", "type", "param", "code"],
+                    "properties": {
+                        "message": {"type": "string"},
+                        "type": {"type": "string"},
+                        "param": nullable_text,
+                        "code": nullable_text,
+                        "source": {"const": "gateway"},
+                    },
+                }
+            },
+        },
+        "ChatCompletion": {
+            "type": "object",
+            "required": ["id", "object", "created", "model", "choices"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "chat.completion"},
+                "created": {"type": "integer"},
+                "model": {"type": "string"},
+                "choices": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "message", "finish_reason"],
+                        "properties": {
+                            "index": {"type": "integer"},
+                            "message": obj,
+                            "finish_reason": nullable_text,
+                        },
+                    },
+                },
+                "usage": obj,
+            },
+        },
+        "ChatCompletionChunk": {
+            "type": "object",
+            "required": ["id", "object", "created", "model", "choices"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "chat.completion.chunk"},
+                "created": {"type": "integer"},
+                "model": {"type": "string"},
+                "choices": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "delta"],
+                        "properties": {"index": {"type": "integer"}, "delta": obj},
+                    },
+                },
+                "usage": obj,
+            },
+        },
+        # Before OpenAPI 3.2 (`itemSchema`), an event stream's `schema` describes one event.
+        "ChatEvent": {
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": {
+                    "anyOf": [
+                        {"const": "[DONE]"},
+                        {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {
+                                "anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]
+                            },
+                        },
+                    ]
+                }
+            },
+        },
+        "ModelList": {
+            "type": "object",
+            "required": ["object", "data"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["id", "object", "created", "owned_by"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "object": {"const": "model"},
+                            "created": {"type": "integer"},
+                            "owned_by": {"type": "string"},
+                            "gateway": obj,
+                        },
+                    },
+                },
+            },
+        },
+        "RouteDecision": {
+            "type": "object",
+            "required": ["model", "backend", "reason", "tokens_estimate", "candidates"],
+            "properties": {
+                "model": {"type": "string"},
+                "backend": {"type": "string"},
+                "member": nullable_text,
+                "num_ctx": {"type": ["integer", "null"]},
+                "reason": {"type": "string", "enum": ROUTE_REASONS},
+                "tokens_estimate": {"type": "integer"},
+                "estimate": obj,
+                "modalities": {"type": "array", "items": {"type": "string"}},
+                "preprocess": obj,
+                "candidates": {"type": "array", "items": obj},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "version"],
+            "properties": {"status": {"const": "ok"}, "version": {"type": "string"}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "backends"],
+            "properties": {
+                "status": {"enum": ["ready", "not ready"]},
+                "reason": {"type": "string"},
+                "backends": {"type": "object", "additionalProperties": obj},
+            },
+        },
+        "OpenAPIDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    }
