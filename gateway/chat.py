@@ -224,7 +224,10 @@ async def forward(
                         request[REQUEST_ID], model.id, model.backend, e.message)  # fmt: skip
             last = e
     assert last is not None  # candidates are never empty
-    raise last
+    try:
+        raise last
+    finally:  # else this frame and `last`'s traceback hold each other, and the request's media
+        del last  # with them, until the garbage collector runs (hazards.md)
 
 
 def backend_request(

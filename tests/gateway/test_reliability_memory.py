@@ -132,6 +132,27 @@ async def test_a_failed_media_request_leaves_no_body_behind(
     assert bodies == [], "a reference cycle holds a request body until the GC runs"
 
 
+async def test_a_request_every_backend_failed_leaves_no_body_behind(
+    gateway: TestServer, ollama: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same cycle in failover: `raise last` kept the request alive after its 502."""
+    parsed: list[weakref.ref[ChatRequest]] = []
+    parse = chat.parse_chat_request
+
+    def watched(body: bytes) -> ChatRequest:
+        req = parse(body)
+        parsed.append(weakref.ref(req))
+        return req
+
+    monkeypatch.setattr(chat, "parse_chat_request", watched)
+    ollama.status_override = (500, {"error": "the runner crashed"})
+    body = {"model": "gemma4:e4b", "messages": [{"role": "user", "content": "x " * 20_000}]}
+    with no_gc():
+        status, reply = await post(gateway, json.dumps(body).encode())
+        assert status == 502, reply
+        await until(lambda: parsed[0]() is None, 2, "the request freed by reference counting")
+
+
 async def test_bad_large_requests_in_a_row_do_not_grow_memory(gateway: TestServer) -> None:
     """Ten bad 60 MiB requests grew RSS to 1.66 GB; now each is freed when answered."""
     body = video_body(24)  # 32 MiB of JSON
