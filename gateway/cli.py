@@ -25,7 +25,7 @@ from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
 from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, redact
 from gateway.fetch import unfetched, unfetched_note
 from gateway.inventory import Inventory, Keeper
 from gateway.routing import Wish, route
@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_up(args: argparse.Namespace, config: GatewayConfig) -> int:
+    try:
+        config.server.check_exposure()
+    except ConfigError as e:
+        print(f"gateway: {e}", file=sys.stderr)
+        return 2
     if args.detach:
         return detach([a for a in args.argv if a != "--detach"], config)
     logging.basicConfig(
@@ -112,7 +117,7 @@ def cmd_status(args: argparse.Namespace, config: GatewayConfig) -> int:
     print(f"gateway: {ready['status']} at {running.url} (pid {running.pid})")
     for name, b in ready["backends"].items():
         health = "healthy" if b["healthy"] else f"down: {b['detail']}"
-        print(f"  {name} ({b['kind']}, {b['url']}): {health}")
+        print(f"  {name} ({b['kind']}, {redact(b['url'])}): {health}")  # older gateways did not
         for m in b["models"]:
             print(f"    {m['id']}{'  [loaded]' if m['loaded'] else ''}")
     return 0 if ready["status"] == "ready" else 1

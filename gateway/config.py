@@ -11,14 +11,17 @@ Unknown keys and bad values raise `ConfigError` naming the key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -42,10 +45,39 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _api_key(key: str) -> str:
+    if not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise ValueError(
+            "an API key must be non-empty printable ASCII without spaces (an empty key would "
+            "let every request in)"
+        )
+    return key
+
+
+ApiKey = Annotated[str, AfterValidator(_api_key)]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` listens only on this machine.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.5")]
+    [True, True, True, False, False]
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    allow_unauthenticated: bool = False
     max_body_mb: float = Field(default=64, gt=0)
     # Request bodies held at once, all requests together (`gateway.budget`); one request is
     # always admitted when nothing else is in flight.
@@ -58,6 +90,17 @@ class ServerConfig(_Section):
     refresh_seconds: float = Field(default=10, gt=0)
     pid_file: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def check_exposure(self) -> None:
+        """Refuse to listen beyond loopback without API keys, where anyone who reaches the
+        port could use every backend, unless `allow_unauthenticated` says that is meant."""
+        if self.api_keys or self.allow_unauthenticated or is_loopback(self.host):
+            return
+        raise ConfigError(
+            f"config key 'server.host': {self.host!r} is reachable from other machines but "
+            "server.api_keys is empty; set api_keys, listen on 127.0.0.1, or set "
+            "server.allow_unauthenticated = true (e.g. behind a proxy that authenticates)"
+        )
 
 
 class BackendConfig(_Section):
@@ -77,9 +120,31 @@ class BackendConfig(_Section):
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError on a port that is no number)
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or re.search(r"\s", url)
+        ):
             raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:11434")
         return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> BackendConfig:
+        """A URL's user:password and api_key would both be an Authorization header."""
+        if self.api_key and urlsplit(self.url).username is not None:
+            raise ValueError(
+                f"backend {self.name!r}: url carries credentials (user:password@) and api_key "
+                "is set too; a request has one Authorization header, so keep only one of them"
+            )
+        return self
 
 
 FAMILY_ALIASES = ("gemma4-e2b", "gemma4-e4b", "gemma4-12b", "gemma4-26b-a4b", "gemma4-31b")

@@ -7,7 +7,21 @@ before the first byte or in the middle of a stream.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# The user:password of a URL (up to its last @ before a path, space or quote).
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s'\"<>]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with every URL's user:password hidden: what the gateway shows (errors, /readyz,
+    logs) must not hand out a backend's credentials.
+
+    >>> redact("cannot reach http://me:p@ss@10.0.0.5:11434/x (x@y)")
+    'cannot reach http://***@10.0.0.5:11434/x (x@y)'
+    """
+    return _USERINFO.sub(r"\1***@", text)
 
 
 class GatewayError(Exception):
@@ -25,8 +39,8 @@ class GatewayError(Exception):
         code: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.message = redact(message)
+        super().__init__(self.message)
         self.param = param
         if code is not None:
             self.code = code

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +31,7 @@ from gateway.errors import (
     InvalidRequest,
     PayloadTooLarge,
     Unauthorized,
+    redact,
 )
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.inventory import Inventory, Keeper
@@ -136,8 +138,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = _error_response(error(e.message, param=e.param))
     except web.HTTPException as e:
         response = _error_response(_http_error(e, request.app[CONFIG].server.max_body_mb))
-    except Exception:
-        log.exception("unexpected error on %s %s [%s]", request.method, request.path, request_id)
+    except Exception as e:
+        _log_unexpected(e, f"{request.method} {request.path} [{request_id}]")
         response = _error_response(
             GatewayError(f"internal gateway error; quote request id {request_id} when reporting")
         )
@@ -169,6 +171,24 @@ def _record(request: web.Request, response: web.StreamResponse, started: float) 
     )
 
 
+TRACEBACK_EVERY_S = 60.0
+_last_traceback: dict[type[BaseException], float] = {}
+
+
+def _log_unexpected(e: Exception, where: str) -> None:
+    """One log record per unexpected error, with its full traceback only for the first of its
+    type each `TRACEBACK_EVERY_S`: a thousand requests failing alike write one traceback."""
+    now, kind = time.monotonic(), type(e)
+    if now - _last_traceback.get(kind, -TRACEBACK_EVERY_S) >= TRACEBACK_EVERY_S:
+        _last_traceback[kind] = now
+        log.exception("unexpected error on %s", where)
+    else:
+        log.error(
+            "unexpected error on %s: %s: %s (only the first of a type each %gs has a traceback)",
+            where, kind.__name__, redact(str(e)), TRACEBACK_EVERY_S,
+        )  # fmt: skip
+
+
 def _error_response(e: GatewayError) -> web.Response:
     return web.json_response(e.body(), status=e.status, headers=e.headers)
 
@@ -193,10 +213,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Bearer keys on the API when `server.api_keys` is set; health probes stay open."""
     keys = request.app[CONFIG].server.api_keys
     if keys and request.path.startswith("/v1/"):
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not any(hmac.compare_digest(given.encode(), k.encode()) for k in keys):
-            raise Unauthorized("missing or wrong API key; send `Authorization: Bearer <key>`")
+        token = bearer_token(request.headers.get("Authorization", ""))
+        # Every key is compared, so the time taken does not say which one came close.
+        if token is None or not any([hmac.compare_digest(token, k.encode()) for k in keys]):
+            raise Unauthorized(
+                "missing or wrong API key; send `Authorization: Bearer <key>`",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     return await handler(request)
+
+
+_BEARER = re.compile(r"bearer ([\x21-\x7e]+)", re.IGNORECASE | re.ASCII)
+
+
+def bearer_token(header: str) -> bytes | None:
+    """The token of `Bearer <token>` (scheme in any case, one space, printable ASCII); None
+    for anything else, bytes that are no UTF-8 included (aiohttp hands them on escaped).
+
+    >>> bearer_token("bearer k1"), bearer_token("k1"), bearer_token("Bearer  k1")
+    (b'k1', None, None)
+    """
+    match = _BEARER.fullmatch(header)
+    return match[1].encode() if match else None
 
 
 async def list_models(request: web.Request) -> web.Response:

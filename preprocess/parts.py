@@ -44,7 +44,7 @@ def expand_messages(
 
 
 def _message(msg: Message, i: int, max_bytes: int, fetched: Fetched) -> ChatMessage:
-    extra = dict(msg.model_extra or {})
+    extra = msg.passthrough()
     if msg.content is None:
         return ChatMessage(msg.role, [], extra)
     if isinstance(msg.content, str):

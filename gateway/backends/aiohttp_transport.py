@@ -13,6 +13,7 @@ become the httpx exceptions the client and the adapter already handle.
 
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -65,13 +66,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 class _Body(httpx.AsyncByteStream):
+    """The answer's bytes, which must be UTF-8 (Ollama's are JSON): httpx would decode what is
+    not into U+FFFD and pass a broken answer on as text. U+0085 is sent escaped: httpx splits
+    lines where `str.splitlines` does, at U+0085 too, which would cut in two an NDJSON line
+    holding one (Go's JSON encoder leaves it raw)."""
+
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response, self._request = response, request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        encoded = self._response.headers.get("Content-Encoding", "identity") != "identity"
+        utf8 = codecs.getincrementaldecoder("utf-8")()  # strict: raises UnicodeDecodeError
         with _as_httpx_errors(self._request):
             async for chunk in self._response.content.iter_any():
-                yield chunk
+                yield chunk if encoded else utf8.decode(chunk).replace("\x85", "\\u0085").encode()
+        if not encoded:
+            utf8.decode(b"", True)  # a sequence cut off at the end
 
     async def aclose(self) -> None:
         # A finished answer has already gone back to the pool; an unfinished one (the

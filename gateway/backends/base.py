@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from gateway.config import BackendConfig
-from gateway.errors import BackendTimeout, QueueFull
+from gateway.errors import BackendTimeout, QueueFull, redact
 from gateway.types import BackendRequest, Chunk, Completion, Health, ModelInfo
 
 
@@ -46,7 +46,7 @@ class BackendBase(ABC):
 
     def __init__(self, cfg: BackendConfig) -> None:
         self.name = cfg.name
-        self.url = cfg.url
+        self.url = redact(cfg.url)  # what is shown; adapters connect to cfg.url
         self.cfg = cfg
         self.limiter = Limiter.from_config(cfg)
 

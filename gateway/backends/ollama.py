@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import base64
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import ollama
+import pydantic
 
 from gateway.backends.aiohttp_transport import AiohttpTransport
 from gateway.backends.base import BackendBase, pool_size
@@ -20,11 +23,13 @@ from gateway.backends.ollama_format import (
     to_ollama_messages,
 )
 from gateway.config import BackendConfig
+from gateway.edge import field_path
 from gateway.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
     GatewayError,
+    InvalidRequest,
     backend_status_error,
 )
 from gateway.types import BackendRequest, Chunk, Completion, Health, Modality, ModelInfo
@@ -58,6 +63,19 @@ def _hears(show: ollama.ShowResponse) -> bool:
     )
 
 
+def _auth_headers(cfg: BackendConfig) -> dict[str, str] | None:
+    """The api_key as a bearer token, else the URL's user:password as Basic auth: the ollama
+    client keeps only scheme, host, port and path of its host (`_parse_host`)."""
+    if cfg.api_key:
+        return {"Authorization": f"Bearer {cfg.api_key}"}
+    url = urlsplit(cfg.url)
+    if url.username is None:
+        return None
+    user, password = unquote(url.username), unquote(url.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 class OllamaBackend(BackendBase):
     """An Ollama server; `/api/show` answers are cached per digest (they never change)."""
 
@@ -65,7 +83,7 @@ class OllamaBackend(BackendBase):
 
     def __init__(self, cfg: BackendConfig) -> None:
         super().__init__(cfg)
-        headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else None
+        headers = _auth_headers(cfg)
         timeout = httpx.Timeout(
             connect=cfg.connect_timeout_s,
             read=max(cfg.first_byte_timeout_s, cfg.read_timeout_s),
@@ -84,11 +102,13 @@ class OllamaBackend(BackendBase):
         stand_ins = StandIns()  # the transport splices the media in, off the loop
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
-        with self._errors(), sending(stand_ins):
+        with self._errors(), sending(stand_ins), self._reading():
             async with asyncio.timeout(self.cfg.first_byte_timeout_s):
                 part = await self.client.chat(
                     model=req.model, messages=messages, stream=False, **kwargs
                 )
+        if not part.done:
+            raise self._unfinished()
         return completion_from_ollama(part, req.model, forced)
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
@@ -96,19 +116,24 @@ class OllamaBackend(BackendBase):
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
         translator = ChunkTranslator(req.model, req.include_usage, forced)
+        done = False
         with self._errors():
-            with sending(stand_ins):  # the request goes out with the first part
+            with sending(stand_ins), self._reading():  # the request goes out with the first part
                 parts = await self.client.chat(
                     model=req.model, messages=messages, stream=True, **kwargs
                 )
                 part = await anext(parts, None)
             while part is not None:
+                done = done or bool(part.done)
                 for chunk in translator.translate(part):
                     yield chunk
-                part = await anext(parts, None)
+                with self._reading():
+                    part = await anext(parts, None)
+        if not done:
+            raise self._unfinished()
 
     async def list_models(self) -> list[ModelInfo]:
-        with self._errors():
+        with self._errors(), self._reading():
             tags, ps = await asyncio.gather(self.client.list(), self.client.ps())
             loaded = {m.model: m.context_length for m in ps.models}
             shows = await asyncio.gather(*(self._show(m) for m in tags.models))
@@ -135,14 +160,14 @@ class OllamaBackend(BackendBase):
             id=model_id,
             backend=self.name,
             inputs=frozenset(_CAPABILITY_INPUTS[c] for c in caps if c in _CAPABILITY_INPUTS),
-            context=int(context) if context else None,
+            context=context if isinstance(context, int) and context > 0 else None,
             loaded=model_id in loaded,
             loaded_context=loaded.get(model_id),
         )
 
     async def health(self) -> Health:
         try:
-            with self._errors():
+            with self._errors(), self._reading():
                 await self.client.ps()
         except GatewayError as e:
             return Health(False, e.message)
@@ -150,6 +175,33 @@ class OllamaBackend(BackendBase):
 
     async def close(self) -> None:
         await self.client.close()
+
+    def _unfinished(self) -> BackendError:
+        return BackendError(
+            f"backend {self.name!r} ended its answer without finishing it (no `done: true`); "
+            "the connection was cut or a proxy in between ended it"
+        )
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Failures of the client's own parsing. Of the request it builds (a field Ollama
+        cannot take; the edge types them, so this is a safety net): 400 naming the field. Of
+        Ollama's answer (not UTF-8, not JSON, not an object, not Ollama's shape: a proxy's
+        error page, a cut line): 502, so that another backend is tried."""
+        try:
+            yield
+        except pydantic.ValidationError as e:
+            if not e.title.endswith("Response"):  # ChatRequest, Message, Tool, Options
+                raise _refused(e) from None
+            raise self._malformed(e) from None
+        except (ValueError, TypeError, AttributeError) as e:  # json, UTF-8, `**list`, `[].get`
+            raise self._malformed(e) from None
+
+    def _malformed(self, e: Exception) -> BackendError:
+        return BackendError(
+            f"backend {self.name!r} at {self.url} sent something that is not Ollama's JSON "
+            f"({type(e).__name__}: {str(e)[:200]}); is it an Ollama server?"
+        )
 
     @contextmanager
     def _errors(self) -> Any:
@@ -169,3 +221,10 @@ class OllamaBackend(BackendBase):
                 f"cannot reach Ollama backend {self.name!r} at {self.url} ({type(e).__name__}); "
                 "is `ollama serve` running there?"
             ) from None
+
+
+def _refused(e: pydantic.ValidationError) -> InvalidRequest:
+    """The ollama client's own refusal of a request field, naming it."""
+    error = e.errors(include_url=False)[0]
+    field = field_path(error["loc"]) or e.title
+    return InvalidRequest(f"Ollama cannot take {field}: {error['msg']}", param=field)

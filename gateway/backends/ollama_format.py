@@ -47,7 +47,6 @@ EFFORT_TO_THINK: dict[str, bool | str] = {
     "none": False, "minimal": "low", "low": "low", "medium": "medium", "high": "high",
     "max": "max", "xhigh": "max", "ultra": "max",
 }  # fmt: skip
-MAX_TOP_LOGPROBS = 20  # Ollama refuses more (server/routes.go)
 
 
 def to_ollama_messages(
@@ -67,7 +66,10 @@ def to_ollama_messages(
         if media:
             item["images"] = [stand_in(data) for data in media]
         if calls := msg.extra.get("tool_calls"):
-            item["tool_calls"] = [_ollama_tool_call(c, tool_names) for c in calls]
+            item["tool_calls"] = [
+                _ollama_tool_call(c, tool_names, f"messages[{i}].tool_calls[{j}]")
+                for j, c in enumerate(calls)
+            ]
         if msg.role == "tool" and (name := tool_names.get(msg.extra.get("tool_call_id", ""))):
             item["tool_name"] = name
         out.append(item)
@@ -96,17 +98,22 @@ def _content(msg: ChatMessage, param: str) -> tuple[str, list[bytes]]:
     return join_text(pieces), [p.data for p in media]
 
 
-def _ollama_tool_call(call: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    fn = call.get("function") or {}
-    names[call.get("id", "")] = fn.get("name", "")
-    args = fn.get("arguments") or "{}"
+def _ollama_tool_call(call: dict[str, Any], names: dict[str, str], param: str) -> dict[str, Any]:
+    """An OpenAI tool call (checked at the edge) in Ollama's shape, whose arguments are an
+    object: Ollama's client refuses anything else."""
+    fn = call["function"]
+    names[call.get("id") or ""] = fn["name"]
+    args = fn["arguments"] or "{}"
     try:
         parsed = json.loads(args) if isinstance(args, str) else args
     except json.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
         raise InvalidRequest(
-            "tool call arguments must be a JSON object string", param="messages.tool_calls"
-        ) from None
-    return {"function": {"name": fn.get("name", ""), "arguments": parsed}}
+            f"{param}.function.arguments must be a JSON object (as a string) for Ollama",
+            param=f"{param}.function.arguments",
+        )
+    return {"function": {"name": fn["name"], "arguments": parsed}}
 
 
 def to_ollama_kwargs(req: BackendRequest) -> tuple[dict[str, Any], ForcedTool | None]:
@@ -157,15 +164,9 @@ def think_value(sampling: dict[str, Any]) -> bool | str:
 
 
 def _logprobs(sampling: dict[str, Any]) -> dict[str, Any]:
-    """`logprobs` and `top_logprobs`, which Ollama's `/api/chat` takes as OpenAI names them."""
+    """`logprobs` and `top_logprobs` (typed at the edge), which Ollama's `/api/chat` takes as
+    OpenAI names them."""
     top = sampling.get("top_logprobs")
-    if top is not None and (
-        not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= MAX_TOP_LOGPROBS
-    ):
-        raise InvalidRequest(
-            f"top_logprobs must be a whole number from 0 to {MAX_TOP_LOGPROBS}",
-            param="top_logprobs",
-        )
     if not sampling.get("logprobs"):
         return {}
     return {"logprobs": True, "top_logprobs": top} if top else {"logprobs": True}

@@ -76,7 +76,7 @@ class OpenAICompatBackend(BackendBase):
                 sock_connect=self.cfg.connect_timeout_s, sock_read=self.cfg.first_byte_timeout_s
             )
             self._session = aiohttp.ClientSession(
-                self.url,
+                self.cfg.url,
                 headers=self._headers,
                 timeout=timeout,
                 auto_decompress=True,
@@ -92,9 +92,29 @@ class OpenAICompatBackend(BackendBase):
                 self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r,
             ):
                 await self._raise_for_status(r)
-                completion: Completion = await r.json(content_type=None)
+                completion = self._completion(await r.read())
         completion["model"] = req.model
         return completion
+
+    def _completion(self, raw: bytes) -> Completion:
+        """A whole answer, checked: an HTML page or garbage with status 200 (a proxy, another
+        kind of server) is a 502, so that another backend is tried."""
+        try:
+            completion = json.loads(raw)
+        except ValueError:  # not JSON, not UTF-8
+            completion = None
+        if isinstance(completion, dict) and "error" in completion and "choices" not in completion:
+            raise BackendError(f"backend {self.name!r} failed: {error_text(completion)}")
+        choices = completion.get("choices") if isinstance(completion, dict) else None
+        if not choices or not all(
+            isinstance(c, dict) and isinstance(c.get("message"), dict) for c in _listed(choices)
+        ):
+            text = raw[:200].decode(errors="replace")
+            raise BackendError(
+                f"backend {self.name!r} at {self.url} answered 200 with something that is not a "
+                f"chat completion: {text!r}; is it an OpenAI-compatible server?"
+            )
+        return completion  # type: ignore[no-any-return]
 
     async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
         finished = False
@@ -104,7 +124,7 @@ class OpenAICompatBackend(BackendBase):
                 await self._raise_for_status(r)
                 decoder = SSEDecoder()
                 async for data in r.content.iter_any():
-                    for event in decoder.feed(data):
+                    for event in self._events(decoder, data):
                         if event == "[DONE]":
                             return
                         chunk = self._parse_event(event)
@@ -116,22 +136,33 @@ class OpenAICompatBackend(BackendBase):
         if not finished:
             raise BackendError(f"backend {self.name!r} closed the stream before finishing")
 
+    def _events(self, decoder: SSEDecoder, data: bytes) -> Iterator[str]:
+        """The events in `data`; those before a broken one are relayed first."""
+        try:
+            yield from decoder.feed(data)
+        except ValueError as e:  # not UTF-8, or an event past the size limit
+            raise BackendError(f"backend {self.name!r} sent a broken event stream: {e}") from None
+
     def _parse_event(self, event: str) -> Chunk:
+        """One event's chunk, checked: `choices` a list of objects (empty for usage)."""
         try:
             chunk = json.loads(event)
         except json.JSONDecodeError:
             chunk = None
-        if not isinstance(chunk, dict):
-            raise BackendError(f"backend {self.name!r} sent a malformed event: {event[:200]}")
-        if "error" in chunk:
+        if isinstance(chunk, dict) and "error" in chunk:
             raise BackendError(f"backend {self.name!r} failed mid-answer: {error_text(chunk)}")
+        if not isinstance(chunk, dict) or not all(
+            isinstance(c, dict) and isinstance(c.get("delta") or {}, dict)
+            for c in _listed(chunk.get("choices"))
+        ):
+            raise BackendError(f"backend {self.name!r} sent a malformed event: {event[:200]}")
         return chunk
 
     async def list_models(self) -> list[ModelInfo]:
         """The richest listing the server answers. The one that answered is asked alone next
         time; it is forgotten when it fails or stops answering (the server was replaced), so
         the probes run again."""
-        with self._errors():
+        with self._errors(), self._garbled_listing():
             listing, self._listing = self._listing, None
             if listing is not None and (models := await listing()) is not None:
                 self._listing = listing
@@ -237,6 +268,18 @@ class OpenAICompatBackend(BackendBase):
         except (json.JSONDecodeError, AttributeError):
             message = text[:500] or r.reason or "no message"
         raise backend_status_error(self.name, r.status, message)
+
+    @contextmanager
+    def _garbled_listing(self) -> Iterator[None]:
+        """A listing in a shape not foreseen (not UTF-8, `data` no list, an entry without
+        `id`) marks the backend unhealthy, saying why; it must not stop the inventory."""
+        try:
+            yield
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BackendError(
+                f"backend {self.name!r} at {self.url} lists its models in a shape the gateway "
+                f"does not understand ({type(e).__name__}: {str(e)[:200]})"
+            ) from None
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -352,10 +395,19 @@ def _openai_part(part: Text | Image | Audio, stand_ins: StandIns) -> dict[str, A
     return {"type": "input_audio", "input_audio": {"data": b64, "format": part.format}}
 
 
+def _listed(value: Any) -> list[Any]:
+    """`value` if it is a list; else a list with one non-object, which fails the checks."""
+    return value if isinstance(value, list) else [None]
+
+
+MAX_EVENT_BYTES = 16 * 2**20  # one streamed chunk; a token or a few, or logprobs
+
+
 class SSEDecoder:
     """Incremental `text/event-stream` parser yielding each event's data.
 
-    Buffers across network reads, so events of any size and any split work.
+    Buffers across network reads, so events of any split work; an event over
+    `MAX_EVENT_BYTES`, or one that is not UTF-8, raises ValueError.
 
     >>> d = SSEDecoder()
     >>> list(d.feed(b'data: {"a"')) + list(d.feed(b': 1}\\n\\ndata: [DONE]\\n\\n'))
@@ -365,6 +417,7 @@ class SSEDecoder:
     def __init__(self) -> None:
         self._buffer = b""
         self._data: list[str] = []
+        self._size = 0  # bytes in _data
 
     def feed(self, data: bytes) -> Iterator[str]:
         self._buffer += data
@@ -374,6 +427,9 @@ class SSEDecoder:
             if not line:
                 if self._data:
                     yield "\n".join(self._data)
-                    self._data = []
+                    self._data, self._size = [], 0
             elif line.startswith("data:"):
                 self._data.append(line[5:].removeprefix(" "))
+                self._size += len(raw)
+        if self._size + len(self._buffer) > MAX_EVENT_BYTES:
+            raise ValueError(f"an event of over {MAX_EVENT_BYTES} bytes")

@@ -7,14 +7,15 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Self
+from dataclasses import dataclass, field
+from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
 DEFAULT_REPLY = ["Hello", "!", " How", " can", " I", " help", " you", " today", "?"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
@@ -25,6 +26,7 @@ class Received:
     method: str
     path: str
     body: Any  # the parsed JSON body, or None (no body, or not JSON)
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 class Emulator(ABC):
@@ -41,6 +43,12 @@ class Emulator(ABC):
         self.status_override: tuple[int, dict[str, Any]] | None = None
         self.delay_first_byte: float = 0.0
         self.token_delay: float = 0.0
+        # A broken backend: a stream ends after `fault_after` frames without finishing
+        # (`truncate_stream`), or `garbage` (raw bytes, unframed) is sent there instead of the
+        # rest; a non-streamed answer is then `garbage` itself, with status 200.
+        self.truncate_stream = False
+        self.garbage: bytes | None = None
+        self.fault_after = 1
         self.chat_received = asyncio.Event()  # set by every chat request as it arrives
         self.chat_cancelled = asyncio.Event()
         self.cancellations = 0
@@ -107,7 +115,7 @@ class Emulator(ABC):
                 body = json.loads(await request.read())
             except ValueError:
                 body = None
-        self.received.append(Received(request.method, request.path, body))
+        self.received.append(Received(request.method, request.path, body, dict(request.headers)))
         return await handler(request)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -134,6 +142,18 @@ class Emulator(ABC):
         if not self._stopping:
             self.cancellations += 1
             self.chat_cancelled.set()
+
+    def faulted(self, frames: list[T]) -> list[T | bytes]:
+        """The frames of a stream as the fault knobs leave them (garbage as raw bytes)."""
+        if self.garbage is not None:
+            return [*frames[: self.fault_after], self.garbage]
+        return list(frames[: self.fault_after] if self.truncate_stream else frames)
+
+    def garbage_response(self) -> web.Response | None:
+        """A non-streamed answer that is `garbage` with status 200, when set."""
+        if self.garbage is None:
+            return None
+        return web.Response(body=self.garbage, content_type="text/html")
 
     async def write_frame(self, response: web.StreamResponse, data: bytes) -> bool:
         """Write one frame; False (and `chat_cancelled` set) when the client has gone away."""

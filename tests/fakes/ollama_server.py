@@ -139,7 +139,8 @@ class OllamaEmulator(Emulator):
     """Ollama's `/`, `/api/version`, `/api/tags`, `/api/show`, `/api/ps` and `/api/chat`.
 
     Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
-    `delay_first_byte`, `token_delay`; `chat_cancelled` / `cancellations` report clients
+    `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` / `fault_after` (see
+    `Emulator`); `chat_cancelled` / `cancellations` report clients
     that hung up, `reloads` counts model (re)loads caused by chats, `prompts` and
     `truncated` record each chat's rendered prompt and the messages Ollama dropped.
     """
@@ -336,6 +337,8 @@ class OllamaEmulator(Emulator):
     ) -> web.Response:
         if self.fail_mid_stream is not None:  # without a stream the error gets a status
             return _error(500, self.fail_mid_stream)
+        if garbage := self.garbage_response():
+            return garbage
         message: dict[str, Any] = {
             "role": "assistant",
             "content": "".join(p["content"] for p in parts),
@@ -386,12 +389,16 @@ class OllamaEmulator(Emulator):
             lines = [*lines[:1], {"error": self.fail_mid_stream}]
         else:
             lines.append(final)
-        for i, line in enumerate(lines):
+        for i, line in enumerate(self.faulted(lines)):
             if i and self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            if "created_at" in line:
-                line["created_at"] = _now()
-            if not await self.write_frame(response, (dumps(line) + "\n").encode()):
+            if isinstance(line, bytes):  # garbage, as it is
+                data = line
+            else:
+                if "created_at" in line:
+                    line["created_at"] = _now()
+                data = (dumps(line) + "\n").encode()
+            if not await self.write_frame(response, data):
                 return response
         await response.write_eof()
         return response

@@ -134,8 +134,8 @@ class OpenAIEmulator(Emulator):
     """`/v1/models`, `/v1/chat/completions` and (lmstudio) `/api/v0/models`.
 
     Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
-    `delay_first_byte`, `token_delay`; `chat_cancelled` / `cancellations` report clients
-    that hung up.
+    `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` / `fault_after` (see
+    `Emulator`); `chat_cancelled` / `cancellations` report clients that hung up.
     """
 
     chat_path = "/v1/chat/completions"
@@ -281,6 +281,8 @@ class OpenAIEmulator(Emulator):
             return await self._stream(request, model.id, tokens, reason, usage, include_usage)
         if self.fail_mid_stream is not None:
             return self.error(500, self.fail_mid_stream, kind="server_error")
+        if garbage := self.garbage_response():
+            return garbage
         reply = {
             "id": _completion_id(),
             "object": "chat.completion",
@@ -368,11 +370,14 @@ class OpenAIEmulator(Emulator):
             if include_usage:
                 events.append({**head, "choices": [], "usage": usage})
             events.append("[DONE]")
-        for i, event in enumerate(events):
+        for i, event in enumerate(self.faulted(events)):
             if i and self.token_delay:
                 await asyncio.sleep(self.token_delay)
-            data = event if isinstance(event, str) else dumps(event)
-            if not await self.write_frame(response, f"data: {data}\n\n".encode()):
+            if isinstance(event, bytes):  # garbage, as it is
+                frame = event
+            else:
+                frame = f"data: {event if isinstance(event, str) else dumps(event)}\n\n".encode()
+            if not await self.write_frame(response, frame):
                 return response
         await response.write_eof()
         return response

@@ -13,6 +13,7 @@ from gateway.backends.ollama_format import (
     to_ollama_kwargs,
     to_ollama_messages,
 )
+from gateway.edge import parse_chat_request
 from gateway.errors import InvalidRequest
 from gateway.types import Audio, BackendRequest, ChatMessage, Image, Text
 from tests.fakes.vectors import TV_O1_CHUNK, TV_O1_FINAL, TV_O3_CHUNK, TV_O3_FINAL, TV_O4
@@ -183,8 +184,8 @@ def test_unknown_reasoning_values_are_a_400(fields: dict[str, object]) -> None:
 def test_logprobs_are_forwarded_and_translated() -> None:
     kwargs, _ = to_ollama_kwargs(BackendRequest("m", [], {"logprobs": True, "top_logprobs": 2}))
     assert (kwargs["logprobs"], kwargs["top_logprobs"]) == (True, 2)
-    with pytest.raises(InvalidRequest, match="0 to 20"):
-        to_ollama_kwargs(BackendRequest("m", [], {"logprobs": True, "top_logprobs": 21}))
+    with pytest.raises(InvalidRequest, match="top_logprobs: Input should be less than or equal"):
+        parse_chat_request(b'{"messages": [{"role": "user"}], "top_logprobs": 21}')
     lp = {"token": "é", "logprob": -0.5, "top_logprobs": [{"token": "é", "logprob": -0.5}]}
     c = completion_from_ollama(ChatResponse(**{**TV_O4, "logprobs": [lp]}), "m")
     assert c["choices"][0]["logprobs"] == {"content": [{
