@@ -65,11 +65,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await self._session.close()
 
 
+# One NDJSON line, or a whole JSON answer: httpx buffers a line until it ends, so a backend
+# that never ends one would have it buffer without bound.
+MAX_LINE_BYTES = 64 * 2**20
+
+
 class _Body(httpx.AsyncByteStream):
     """The answer's bytes, which must be UTF-8 (Ollama's are JSON): httpx would decode what is
     not into U+FFFD and pass a broken answer on as text. U+0085 is sent escaped: httpx splits
     lines where `str.splitlines` does, at U+0085 too, which would cut in two an NDJSON line
-    holding one (Go's JSON encoder leaves it raw)."""
+    holding one (Go's JSON encoder leaves it raw). A line over `MAX_LINE_BYTES` raises."""
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response, self._request = response, request
@@ -77,8 +82,13 @@ class _Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         encoded = self._response.headers.get("Content-Encoding", "identity") != "identity"
         utf8 = codecs.getincrementaldecoder("utf-8")()  # strict: raises UnicodeDecodeError
+        unbroken = 0  # bytes since the last newline
         with _as_httpx_errors(self._request):
             async for chunk in self._response.content.iter_any():
+                newline = chunk.rfind(b"\n")
+                unbroken = len(chunk) - newline - 1 if newline >= 0 else unbroken + len(chunk)
+                if unbroken > MAX_LINE_BYTES:
+                    raise ValueError(f"a line of over {MAX_LINE_BYTES} bytes")
                 yield chunk if encoded else utf8.decode(chunk).replace("\x85", "\\u0085").encode()
         if not encoded:
             utf8.decode(b"", True)  # a sequence cut off at the end

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
-from gateway.backends import openai_compat
+from gateway.backends import aiohttp_transport, openai_compat
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.base import Emulator
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
@@ -159,19 +159,22 @@ async def test_a_broken_stream_after_the_first_byte_ends_with_an_error_event(
     assert pair.healthy.chats() == []  # too late to fail over: the client has bytes
 
 
-async def test_an_oversized_event_ends_the_stream_with_an_error(
-    monkeypatch: pytest.MonkeyPatch, make_gateway: MakeGateway
+@pytest.mark.parametrize("kind", ["ollama", "openai"])
+async def test_an_endless_line_ends_the_stream_with_an_error(
+    monkeypatch: pytest.MonkeyPatch, make_gateway: MakeGateway, kind: str
 ) -> None:
-    """A backend that never ends an event cannot make the gateway buffer without end."""
+    """A backend that never ends a line or an event cannot make the gateway buffer without
+    end."""
+    monkeypatch.setattr(aiohttp_transport, "MAX_LINE_BYTES", 4096)
     monkeypatch.setattr(openai_compat, "MAX_EVENT_BYTES", 4096)
-    async with OpenAIEmulator([LMModel("google/gemma-4-e4b")]) as emu:
-        emu.garbage, emu.fault_after = b"data: " + b"x" * 10_000, 2
-        gateway = await make_gateway(backend("lms", "openai", emu.url))
+    async with emulator(kind) as emu:
+        emu.garbage, emu.fault_after, emu.token_delay = b"data: " + b"x" * 10_000, 2, 0.05
+        gateway = await make_gateway(backend("b", kind, emu.url))
         status, _, text = await post_chat(
             gateway, {"model": MODEL, "messages": USER, "stream": True}
         )
     assert status == 200
-    assert "an event of over 4096 bytes" in json.loads(events(text)[-1])["error"]["message"]
+    assert "of over 4096 bytes" in json.loads(events(text)[-1])["error"]["message"]
 
 
 async def test_u0085_in_an_ollama_answer_passes_intact(
