@@ -92,9 +92,20 @@ class OpenAICompatBackend(BackendBase):
                 self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r,
             ):
                 await self._raise_for_status(r)
-                completion = self._completion(await r.read())
+                completion = self._completion(await self._capped(r))
         completion["model"] = req.model
         return completion
+
+    async def _capped(self, r: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refused past `MAX_ANSWER_BYTES` rather than held without bound."""
+        body = bytearray()
+        async for data in r.content.iter_any():
+            body += data
+            if len(body) > MAX_ANSWER_BYTES:
+                raise BackendError(
+                    f"backend {self.name!r} answered with over {MAX_ANSWER_BYTES} bytes"
+                )
+        return bytes(body)
 
     def _completion(self, raw: bytes) -> Completion:
         """A whole answer, checked: an HTML page or garbage with status 200 (a proxy, another
@@ -401,6 +412,7 @@ def _listed(value: Any) -> list[Any]:
 
 
 MAX_EVENT_BYTES = 16 * 2**20  # one streamed chunk; a token or a few, or logprobs
+MAX_ANSWER_BYTES = 64 * 2**20  # one whole chat completion
 
 
 class SSEDecoder:

@@ -192,3 +192,15 @@ async def test_u0085_in_an_ollama_answer_passes_intact(
         for c in map(json.loads, chunks) if c["choices"]
     )  # fmt: skip
     assert (content, done) == ("a\x85b c", "[DONE]")
+
+
+async def test_a_boundless_answer_is_a_502_not_a_buffer(
+    monkeypatch: pytest.MonkeyPatch, make_gateway: MakeGateway
+) -> None:
+    monkeypatch.setattr(openai_compat, "MAX_ANSWER_BYTES", 4096)
+    async with emulator("openai") as emu:
+        emu.garbage = b" " * 10_000
+        gateway = await make_gateway(backend("b", "openai", emu.url))
+        status, _, reply = await post_chat(gateway, {"model": MODEL, "messages": USER})
+    assert status == 502
+    assert "answered with over 4096 bytes" in reply["error"]["message"]
