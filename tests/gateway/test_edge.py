@@ -85,8 +85,9 @@ def test_bad_body_is_a_400_naming_the_field(raw: bytes, param: str | None, says:
 
 
 def test_unknown_fields_are_carried_through_for_the_backend() -> None:
-    req = parse_chat_request(body(temperature=0.2, top_k=5, tools=[{"type": "function"}]))
-    assert req.sampling() == {"temperature": 0.2, "top_k": 5, "tools": [{"type": "function"}]}
+    tool = {"type": "function", "function": {"name": "f", "x-vendor": 1}}
+    req = parse_chat_request(body(temperature=0.2, top_k=5, tools=[tool]))
+    assert req.sampling() == {"temperature": 0.2, "top_k": 5, "tools": [tool]}
 
 
 def test_max_completion_tokens_wins_and_is_forwarded_as_max_tokens() -> None:
