@@ -273,7 +273,7 @@ class OpenAICompatBackend(BackendBase):
     async def _raise_for_status(self, r: aiohttp.ClientResponse) -> None:
         if r.status < 400:
             return
-        text = await r.text()
+        text = (await self._capped(r)).decode(errors="replace")  # any bytes, any size
         try:
             message = error_text(json.loads(text))
         except (json.JSONDecodeError, AttributeError):

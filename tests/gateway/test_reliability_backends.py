@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
 from gateway.backends import aiohttp_transport, openai_compat
+from gateway.errors import BackendError
+from gateway.types import BackendRequest, ChatMessage, Text
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.base import Emulator
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
@@ -204,3 +207,27 @@ async def test_a_boundless_answer_is_a_502_not_a_buffer(
         status, _, reply = await post_chat(gateway, {"model": MODEL, "messages": USER})
     assert status == 502
     assert "answered with over 4096 bytes" in reply["error"]["message"]
+
+
+@pytest.mark.parametrize("body", [b"\xff\xfe oops", b"[1]", b"x" * 10_000])
+async def test_an_error_status_with_any_body_is_a_gateway_error(
+    monkeypatch: pytest.MonkeyPatch, body: bytes
+) -> None:
+    """Not UTF-8, JSON that is no object, or too long: still the status's error, no 500."""
+    monkeypatch.setattr(openai_compat, "MAX_ANSWER_BYTES", 4096)
+
+    async def fail(_: web.Request) -> web.Response:
+        return web.Response(status=500, body=body, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", fail)
+    async with TestServer(app, host="127.0.0.1") as upstream:
+        adapter = openai_compat.OpenAICompatBackend(
+            backend("b", "openai", str(upstream.make_url("")).rstrip("/"))
+        )
+        request = BackendRequest("m", [ChatMessage("user", [Text("hi")])], {})
+        try:
+            with pytest.raises(BackendError, match="backend 'b'"):
+                await adapter.chat(request)
+        finally:
+            await adapter.close()
