@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 
 from gateway.errors import InvalidRequest
@@ -21,10 +23,40 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     """Validate a chat request body; the error names the first offending field."""
     if not body.strip():
         raise InvalidRequest("request body is empty; send a JSON chat completion request")
+    refuse_non_finite(body)
     try:
         return ChatRequest.model_validate_json(body)
     except ValidationError as e:
         raise _invalid(e.errors(include_url=False)) from None
+
+
+def refuse_non_finite(body: bytes) -> None:
+    """JSON has no NaN or Infinity, but Python's and pydantic's parsers accept them, and a
+    backend's encoder then refuses the request (once seen as a 502 blamed on the backend).
+    Only a body where such a word follows `:`, `[` or `,` is parsed again, strictly, to tell
+    a number from text (base64 media never has those characters).
+
+    >>> refuse_non_finite(b'{"content": "x: NaN, [Infinity"}')
+    >>> refuse_non_finite(b'{"temperature": NaN}')
+    Traceback (most recent call last):
+    gateway.errors.InvalidRequest: ...
+    """
+    if _NON_FINITE.search(body) is None:
+        return
+    try:
+        pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError as e:
+        try:
+            pydantic_core.from_json(body)
+        except ValueError:
+            return  # not JSON at all: validation says where
+        raise InvalidRequest(
+            f"request body holds NaN or Infinity, which JSON does not have ({e}); send "
+            "finite numbers"
+        ) from None
+
+
+_NON_FINITE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)")
 
 
 def crowded(body: bytes) -> bool:
