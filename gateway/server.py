@@ -202,7 +202,8 @@ def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
         )
     error = GatewayError(
         f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "
-        "POST /v1/gateway/route, GET /healthz, GET /readyz and GET /metrics"
+        "POST /v1/gateway/route, GET /healthz, GET /readyz, GET /metrics and GET /openapi.json "
+        "(the whole API described)"
     )
     error.status, error.type, error.code = e.status, "invalid_request_error", None
     return error
