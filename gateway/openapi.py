@@ -247,48 +247,16 @@ def _schemas() -> dict[str, Schema]:
                 }
             },
         },
-        "ChatCompletion": {
-            "type": "object",
-            "required": ["id", "object", "created", "model", "choices"],
-            "properties": {
-                "id": {"type": "string"},
-                "object": {"const": "chat.completion"},
-                "created": {"type": "integer"},
-                "model": {"type": "string"},
-                "choices": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "message", "finish_reason"],
-                        "properties": {
-                            "index": {"type": "integer"},
-                            "message": obj,
-                            "finish_reason": nullable_text,
-                        },
-                    },
-                },
-                "usage": obj,
-            },
-        },
-        "ChatCompletionChunk": {
-            "type": "object",
-            "required": ["id", "object", "created", "model", "choices"],
-            "properties": {
-                "id": {"type": "string"},
-                "object": {"const": "chat.completion.chunk"},
-                "created": {"type": "integer"},
-                "model": {"type": "string"},
-                "choices": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["index", "delta"],
-                        "properties": {"index": {"type": "integer"}, "delta": obj},
-                    },
-                },
-                "usage": obj,
-            },
-        },
+        "ChatCompletion": _completion(
+            "chat.completion",
+            ["index", "message", "finish_reason"],
+            {"index": {"type": "integer"}, "message": obj, "finish_reason": nullable_text},
+        ),
+        "ChatCompletionChunk": _completion(
+            "chat.completion.chunk",
+            ["index", "delta"],
+            {"index": {"type": "integer"}, "delta": obj},
+        ),
         # Before OpenAPI 3.2 (`itemSchema`), an event stream's `schema` describes one event.
         "ChatEvent": {
             "type": "object",
@@ -360,4 +328,23 @@ def _schemas() -> dict[str, Schema]:
             },
         },
         "OpenAPIDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+    }
+
+
+def _completion(kind: str, required: list[str], choice: Schema) -> Schema:
+    """A `chat.completion` or `chat.completion.chunk`: the same envelope, other choices."""
+    return {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": kind},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {
+                "type": "array",
+                "items": {"type": "object", "required": required, "properties": choice},
+            },
+            "usage": {"type": "object"},
+        },
     }

@@ -100,14 +100,8 @@ async def until(check: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-# --- a failed media request frees its body -------------------------------------------------
-
-
-async def test_a_failed_media_request_leaves_no_body_behind(
-    gateway: TestServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 8, class 2: the decode child's exception, re-raised in the parent, kept a frame
-    cycle holding the request (+123 MB per failed 60 MiB request until the GC ran)."""
+def watch_parsed(monkeypatch: pytest.MonkeyPatch) -> list[weakref.ref[ChatRequest]]:
+    """Weak references to every request the gateway parses from now on."""
     parsed: list[weakref.ref[ChatRequest]] = []
     parse = chat.parse_chat_request
 
@@ -117,6 +111,18 @@ async def test_a_failed_media_request_leaves_no_body_behind(
         return req
 
     monkeypatch.setattr(chat, "parse_chat_request", watched)
+    return parsed
+
+
+# --- a failed media request frees its body -------------------------------------------------
+
+
+async def test_a_failed_media_request_leaves_no_body_behind(
+    gateway: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8, class 2: the decode child's exception, re-raised in the parent, kept a frame
+    cycle holding the request (+123 MB per failed 60 MiB request until the GC ran)."""
+    parsed = watch_parsed(monkeypatch)
     with no_gc():
         status, body = await post(gateway, video_body(2))
         assert status == 400 and "video" in body["error"]["message"]
@@ -136,15 +142,7 @@ async def test_a_request_every_backend_failed_leaves_no_body_behind(
     gateway: TestServer, ollama: OllamaEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same cycle in failover: `raise last` kept the request alive after its 502."""
-    parsed: list[weakref.ref[ChatRequest]] = []
-    parse = chat.parse_chat_request
-
-    def watched(body: bytes) -> ChatRequest:
-        req = parse(body)
-        parsed.append(weakref.ref(req))
-        return req
-
-    monkeypatch.setattr(chat, "parse_chat_request", watched)
+    parsed = watch_parsed(monkeypatch)
     ollama.status_override = (500, {"error": "the runner crashed"})
     body = {"model": "gemma4:e4b", "messages": [{"role": "user", "content": "x " * 20_000}]}
     with no_gc():
