@@ -66,6 +66,20 @@ class InvalidRequest(GatewayError):
     type = "invalid_request_error"
 
 
+class UnsupportedEncoding(InvalidRequest):
+    """A compressed request body (415): refused rather than inflated."""
+
+    status = 415
+    code = "unsupported_content_encoding"
+
+
+class BodyTimeout(InvalidRequest):
+    """The body did not arrive within `server.body_timeout_s` (408)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class Unauthorized(GatewayError):
     status = 401
     type = "authentication_error"

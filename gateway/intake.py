@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from gateway.config import ServerConfig
-from gateway.errors import InvalidRequest
+from gateway.errors import BodyTimeout, UnsupportedEncoding
 from gateway.state import CONFIG, METRICS, REQUEST_ID
 
 log = logging.getLogger("gateway.intake")
@@ -32,20 +32,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # After a refusal aiohttp reads and drops the rest of the body for this long, so that a
 # client still sending sees the answer rather than a reset; a slow client is not waited on.
 LINGER_S = 2.0
-
-
-class UnsupportedEncoding(InvalidRequest):
-    """A compressed request body (415): refused rather than inflated."""
-
-    status = 415
-    code = "unsupported_content_encoding"
-
-
-class BodyTimeout(InvalidRequest):
-    """The body did not arrive within `server.body_timeout_s` (408)."""
-
-    status = 408
-    code = "request_timeout"
 
 
 def handler_args(server: ServerConfig) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import io
 import json
@@ -103,6 +104,18 @@ async def post_chat(
         text = await r.text()
         payload = json.loads(text) if r.content_type == "application/json" else text
         return r.status, dict(r.headers), payload
+
+
+async def raw_request(gateway: TestServer, request: bytes) -> bytes:
+    """Send `request` as raw bytes on a new connection; what came back within 10 s."""
+    reader, writer = await asyncio.open_connection(gateway.host, gateway.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(65536), 10)
+    finally:
+        writer.close()
+        await writer.wait_closed()
 
 
 def backend(name: str, kind: str, url: str, **extra: object) -> BackendConfig:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from gateway.cli import main
 from gateway.config import ConfigError, ServerConfig, load_config
 from gateway.embedded import free_port
-from tests.conftest import MakeGateway, backend, post_chat
+from tests.conftest import MakeGateway, backend, post_chat, raw_request
 from tests.fakes.ollama_server import OllamaEmulator
 
 KEY = "k1-secret"
@@ -74,24 +74,13 @@ async def test_authorization_is_bearer_and_the_key_exactly(
             assert r.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def _raw(gateway: TestServer, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(gateway.host, gateway.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(65536), 10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 @pytest.mark.parametrize(
     "value", [b"Bearer \xff\xfe", b"Bearer k1-secr\xc3\xa9t", b"Bearer " + KEY.encode() + b"\x80"]
 )
 async def test_bytes_that_are_no_ascii_in_authorization_are_a_401(
     keyed: TestServer, value: bytes
 ) -> None:
-    answer = await _raw(
+    answer = await raw_request(
         keyed,
         b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: " + value
         + b"\r\nConnection: close\r\n\r\n",

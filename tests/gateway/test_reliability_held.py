@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import MakeGateway, backend, post_chat
+from tests.conftest import MakeGateway, backend, post_chat, raw_request
 from tests.fakes.ollama_server import OllamaEmulator
 
 USER = {"role": "user", "content": "hi"}
@@ -35,17 +35,6 @@ async def test_a_nesting_bomb_is_a_400(gateway: TestServer, depth: int) -> None:
             assert r.status == 200
 
 
-async def _raw(gateway: TestServer, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(gateway.host, gateway.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(65536), 10)
-    finally:
-        writer.close()
-        await writer.wait_closed()
-
-
 @pytest.mark.parametrize(
     "framing",
     [
@@ -60,7 +49,7 @@ async def test_ambiguous_framing_is_refused_not_smuggled(
     smuggled = b"0\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
     request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + framing
                + b"Content-Type: application/json\r\n\r\n" + smuggled)  # fmt: skip
-    answer = await _raw(gateway, request)
+    answer = await raw_request(gateway, request)
     assert re.match(rb"HTTP/1\.[01] 400 ", answer), answer[:200]
     assert len(re.findall(rb"HTTP/1\.[01] \d{3} ", answer)) == 1  # no second request served
     assert ollama.chats() == []
