@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.family import ALIASES
+
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_BACKENDS = (
     {"name": "ollama", "kind": "ollama", "url": "http://127.0.0.1:11434"},
@@ -147,7 +149,6 @@ class BackendConfig(_Section):
         return self
 
 
-FAMILY_ALIASES = ("gemma4-e2b", "gemma4-e4b", "gemma4-12b", "gemma4-26b-a4b", "gemma4-31b")
 MODALITIES = Literal["text", "image", "audio", "video"]
 
 
@@ -195,12 +196,20 @@ class ModelEntry(_Section):
 
     @model_validator(mode="after")
     def _new_members_say_what_they_are(self) -> ModelEntry:
-        if self.member not in FAMILY_ALIASES and (self.modalities is None or not self.context):
+        if self.member not in ALIASES and (self.modalities is None or not self.context):
             raise ValueError(
-                f"{self.member!r} is not a Gemma 4 member ({', '.join(FAMILY_ALIASES)}), "
+                f"{self.member!r} is not a Gemma 4 member ({', '.join(ALIASES)}), "
                 "so `modalities` and `context` are required"
             )
         return self
+
+
+class KeyedError(ValueError):
+    """A whole-config check's failure, naming the key it is about."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class GatewayConfig(_Section):
@@ -209,6 +218,22 @@ class GatewayConfig(_Section):
     routing: RoutingConfig = Field(default_factory=RoutingConfig)
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     models: list[ModelEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _members_exist(self) -> GatewayConfig:
+        """A `routing` name that looks like a family alias must be one (or a `[[models]]`
+        member): `gemma4-26b-a4` would otherwise match nothing and routing would fall through
+        silently. Other names are taken as concrete ids a backend may list."""
+        known = {*ALIASES, *(m.member for m in self.models)}
+        named = [("routing.default_model", self.routing.default_model)] + [
+            (f"routing.preference[{i}]", p) for i, p in enumerate(self.routing.preference)
+        ]
+        for key, name in named:
+            if name.lower().startswith("gemma4-") and name.lower() not in known:
+                raise KeyedError(
+                    key, f"{name!r} is not a member; members: {', '.join(sorted(known))}"
+                )
+        return self
 
     @field_validator("backends")
     @classmethod
@@ -267,6 +292,8 @@ def describe_errors(e: ValidationError, file: Path | None) -> str:
     for err in e.errors():
         key = ".".join(str(p) for p in err["loc"])
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        if isinstance(keyed := (err.get("ctx") or {}).get("error"), KeyedError):
+            key, msg = keyed.key, str(keyed)
         lines.append(f"config key {key!r}{where}: {msg}")
     return "\n".join(lines)
 

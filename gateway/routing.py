@@ -21,18 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.catalogue import (
-    AUTO_ALIASES,
-    BY_ALIAS,
-    EDGE,
-    FAMILY,
-    HEARING,
-    LONG,
-    Catalogue,
-    can_take,
-)
+from gateway.catalogue import Catalogue
 from gateway.config import RoutingConfig
 from gateway.errors import InvalidRequest, ModelNotFound, NoRoute
+from gateway.family import AUTO_ALIASES, D31B, EDGE, FAMILY, HEARING, LONG, can_take
 from gateway.inventory import Inventory
 from gateway.types import Modality, ModelInfo
 
@@ -124,7 +116,7 @@ def _rule(need: Need, wish: Wish, policy: RoutingConfig) -> tuple[list[str], str
     if wish.prefer == "speed":
         return list(EDGE), "prefer-speed"
     if wish.prefer == "quality":
-        return [BY_ALIAS["gemma4-31b"].alias], "prefer-quality"
+        return [D31B.alias], "prefer-quality"
     return [policy.default_model], "default"
 
 

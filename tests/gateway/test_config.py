@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -147,3 +148,27 @@ def test_invalid_toml_and_missing_file_are_config_errors(tmp_path: Path) -> None
         load_config(write(tmp_path, "[server\n"), {})
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "missing.toml"), {})
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"GATEWAY_ROUTING_DEFAULT_MODEL": "gemma4-26b-a4"}, "routing.default_model"),
+        ({"GATEWAY_ROUTING_PREFERENCE": '["gemma4-31b", "gemma4-e5b"]'}, "routing.preference[1]"),
+    ],
+)
+def test_a_misspelt_member_in_routing_fails_naming_the_key(env: dict[str, str], key: str) -> None:
+    # Issue 9: `gemma4-26b-a4` was accepted, and routing silently fell through.
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}'.*not a member"):
+        load_config(None, {**env, "XDG_CONFIG_HOME": "/nonexistent"})
+
+
+def test_routing_may_name_a_concrete_id_or_a_config_member(tmp_path: Path) -> None:
+    file = tmp_path / "gateway.toml"
+    file.write_text(
+        '[routing]\ndefault_model = "gemma4-ft"\npreference = ["google/gemma-4-31b"]\n'
+        '[[models]]\nmatch = "*my-ft*"\nmember = "gemma4-ft"\nmodalities = ["text"]\n'
+        "context = 8192\n"
+    )
+    config, _ = load_config(str(file), env={})
+    assert config.routing.default_model == "gemma4-ft"

@@ -1,0 +1,80 @@
+"""The Gemma 4 family's facts: one leaf module every alias list and rule derives from.
+
+Backends name the same model differently (Ollama `gemma4:26b-q4_K_M`, LM Studio
+`google/gemma-4-26b-a4b`), so members are matched by pattern, never by exact string.
+Facts come from shared/gemma4-family.md and protocols.md 0b.10 (the 12B, June 2026: it hears
+like E2B/E4B; its window is known only from third-party copies, so the family table assumes
+the edge models' 128K and trusts what a backend reports). Config validates member names
+against `ALIASES`; routing's rules name members through `EDGE`, `HEARING` and `LONG`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gateway.types import Modality
+
+AUTO_ALIASES = frozenset({"auto", "gemma4", ""})
+
+_ALL = frozenset(Modality)
+_SEEING = frozenset({Modality.TEXT, Modality.IMAGE, Modality.VIDEO})
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of the family (or a config-defined one): alias, inputs, window."""
+
+    alias: str
+    pattern: re.Pattern[str]
+    inputs: frozenset[Modality]
+    context: int
+    ollama_tag: str = ""
+    lmstudio_id: str = ""
+
+    @property
+    def how_to_get(self) -> str:
+        if not self.ollama_tag:
+            return f"add a model matching {self.alias!r} to a backend"
+        return f"`ollama pull {self.ollama_tag}` or `lms get {self.lmstudio_id}`"
+
+    def matches(self, model_id: str) -> bool:
+        return bool(self.pattern.search(model_id.lower()))
+
+
+def _pattern(size: str) -> re.Pattern[str]:
+    # "gemma4:e4b", "gemma-4-E4B-it", "google/gemma-4-26b-a4b", "gemma4:26b-q4_K_M"
+    return re.compile(rf"gemma-?4[^a-z0-9]*{size}(?![0-9])")
+
+
+E2B = Member("gemma4-e2b", _pattern("e2b"), _ALL, 131072, "gemma4:e2b", "google/gemma-4-e2b")
+E4B = Member("gemma4-e4b", _pattern("e4b"), _ALL, 131072, "gemma4:e4b", "google/gemma-4-e4b")
+A26B = Member(
+    "gemma4-26b-a4b", _pattern("26b"), _SEEING, 262144, "gemma4:26b", "google/gemma-4-26b-a4b"
+)
+D31B = Member("gemma4-31b", _pattern("31b"), _SEEING, 262144, "gemma4:31b", "google/gemma-4-31b")
+D12B = Member("gemma4-12b", _pattern("12b"), _ALL, 131072, "gemma4:12b", "google/gemma-4-12b")
+FAMILY: tuple[Member, ...] = (E2B, E4B, D12B, A26B, D31B)
+BY_ALIAS = {m.alias: m for m in FAMILY}
+EDGE = (E4B.alias, E2B.alias)  # the small members that hear: plain audio goes here
+HEARING = (*EDGE, D12B.alias)  # every member that hears; the 12B takes what is too long
+LONG = (A26B.alias, D31B.alias)  # the 256K windows
+
+
+def member_of(model_id: str) -> Member | None:
+    """The family member a backend's model id belongs to, if any.
+
+    >>> [member_of(i).alias for i in ("gemma4:e4b", "google/gemma-4-26B-A4B-it")]
+    ['gemma4-e4b', 'gemma4-26b-a4b']
+    >>> member_of("llama3.2:latest") is None
+    True
+    """
+    return next((m for m in FAMILY if m.matches(model_id)), None)
+
+
+def can_take(inputs: frozenset[Modality], needed: frozenset[Modality]) -> bool:
+    """Video reaches models as stills, so a model that sees images can take video."""
+    if Modality.VIDEO in needed and Modality.IMAGE in inputs:
+        needed = needed - {Modality.VIDEO}
+    return needed <= inputs
+ALIASES = tuple(m.alias for m in FAMILY)
