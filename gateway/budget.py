@@ -11,14 +11,10 @@ flight, so a single body up to `max_body_mb` never waits for a budget below it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import GatewayError
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 RETRY_AFTER_S = 1  # bodies arrive and fail or start answering within about this
 

@@ -40,11 +40,13 @@ from gateway.routing import Need, RouteDecision, Wish, route
 from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from gateway.types import (
     AudioPart,
+    BackendPart,
     BackendRequest,
     ChatMessage,
     ChatRequest,
     Modality,
     ModelInfo,
+    Part,
     TextPart,
     VideoPart,
 )
@@ -69,7 +71,7 @@ class Planned:
     """A parsed, inspected and routed request, before its media are prepared."""
 
     req: ChatRequest
-    messages: list[ChatMessage]
+    messages: list[ChatMessage[Part]]
     inspection: Inspection
     decision: RouteDecision
 
@@ -170,7 +172,7 @@ async def fetch_remote(req: ChatRequest, config: GatewayConfig, dry: bool = Fals
 
 def decode_and_inspect(
     req: ChatRequest, config: GatewayConfig, fetched: Fetched | None = None
-) -> tuple[list[ChatMessage], Inspection]:
+) -> tuple[list[ChatMessage[Part]], Inspection]:
     """Blocking: decodes base64 media and reads media headers."""
     messages = expand_messages(req, int(config.server.max_body_mb * 2**20), fetched)
     return messages, inspect(messages, req.output_tokens, config.routing, config.preprocess)
@@ -200,7 +202,7 @@ async def decide(app: web.Application, need: Need, wish: Wish) -> RouteDecision:
 async def forward(
     request: web.Request,
     req: ChatRequest,
-    messages: list[ChatMessage],
+    messages: list[ChatMessage[BackendPart]],
     decision: RouteDecision,
     plan: MediaPlan,
 ) -> web.StreamResponse:
@@ -232,7 +234,7 @@ async def forward(
 
 def backend_request(
     req: ChatRequest,
-    messages: list[ChatMessage],
+    messages: list[ChatMessage[BackendPart]],
     model: ModelInfo,
     backend: Backend,
     decision: RouteDecision,

@@ -247,7 +247,7 @@ class GatewayConfig(_Section):
         """The contract's defaults (Ollama and LM Studio on their usual ports) when none set."""
         if self.backends:
             return self
-        backends = [BackendConfig(**b) for b in DEFAULT_BACKENDS]
+        backends = [BackendConfig.model_validate(b) for b in DEFAULT_BACKENDS]
         return self.model_copy(update={"backends": backends})
 
 

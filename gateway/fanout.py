@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.backends import Backend
 from gateway.backends.ollama_format import new_completion_id
 from gateway.sse import stream_response
-from gateway.types import BackendRequest, Chunk, Completion
+from gateway.types import BackendRequest, Chunk, ChunkStream, Completion
 
 
 async def answer(
@@ -71,7 +71,7 @@ async def merged_chat(backend: Backend, breqs: list[BackendRequest]) -> Completi
     return {**completions[0], "choices": choices, "usage": usage}
 
 
-async def merged_stream(backend: Backend, breqs: list[BackendRequest]) -> AsyncIterator[Chunk]:
+async def merged_stream(backend: Backend, breqs: list[BackendRequest]) -> ChunkStream:
     """The choices' chunks as they come, under one id and `created`, each choice's `index` set
     to its number; the choices' own usage chunks become one summed usage chunk at the end."""
     completion_id, created = new_completion_id(), int(time.time())
@@ -119,14 +119,14 @@ async def _chat(backend: Backend, breq: BackendRequest) -> Completion:
         return await backend.chat(breq)
 
 
-async def _slotted(backend: Backend, breq: BackendRequest) -> AsyncIterator[Chunk]:
+async def _slotted(backend: Backend, breq: BackendRequest) -> ChunkStream:
     """The backend's stream, holding a limiter slot from before it starts until it is closed."""
     async with backend.limiter.slot(), aclosing(backend.stream(breq)) as chunks:
         async for chunk in chunks:
             yield chunk
 
 
-async def _merge(streams: list[AsyncIterator[Chunk]]) -> AsyncIterator[tuple[int, Chunk]]:
+async def _merge(streams: list[ChunkStream]) -> AsyncGenerator[tuple[int, Chunk], None]:
     """Every stream's chunks as they arrive, with the stream's number. The first error is
     raised; closing the merge stops every stream, so their slots are released at once."""
     pending = {_next(s): i for i, s in enumerate(streams)}
@@ -143,7 +143,7 @@ async def _merge(streams: list[AsyncIterator[Chunk]]) -> AsyncIterator[tuple[int
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for stream in streams:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
 
 
 def _next(stream: AsyncIterator[Chunk]) -> asyncio.Future[Chunk | None]:

@@ -35,7 +35,8 @@ MAX_REDIRECTS = 3
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Allow = Callable[[IPAddress], bool]
 Remote = Mapping[str, tuple[str, str]]  # url -> (kind, param of its first use)
-_V4, _V6 = ipaddress.IPv4Network, ipaddress.IPv6Network
+_V4 = ipaddress.IPv4Network
+_V6 = ipaddress.IPv6Network
 
 # Refused even where `ipaddress` calls them global (its tables vary between Python
 # releases): special-purpose ranges (RFC 6890 and IANA's registries) no media host lives in.

@@ -15,7 +15,7 @@ from gateway.config import PreprocessConfig, RoutingConfig
 from gateway.errors import InvalidRequest
 from gateway.routing import Need
 from gateway.tokens import BOS, MESSAGE_OVERHEAD_TOKENS, estimate_text_tokens
-from gateway.types import Audio, ChatMessage, Image, Modality, Text, Video
+from gateway.types import Audio, ChatMessage, Image, Modality, Part, Text, Video
 from preprocess.audio import audio_seconds
 from preprocess.video import video_seconds
 
@@ -72,7 +72,7 @@ class Inspection:
 
 
 def inspect(
-    messages: list[ChatMessage],
+    messages: list[ChatMessage[Part]],
     output_tokens: int | None,
     routing: RoutingConfig,
     media: PreprocessConfig,
@@ -105,8 +105,8 @@ def inspect(
             elif isinstance(part, Video):
                 seen.add(Modality.VIDEO)
                 # No bytes: a remote video the dry run did not fetch, counted at the cap.
-                seconds = video_seconds(part.data, param + ".video_url.url") if part.data else None
-                frames, cut = video_frames(seconds, media)
+                length = video_seconds(part.data, param + ".video_url.url") if part.data else None
+                frames, cut = video_frames(length, media)
                 plan.videos += 1
                 plan.frames += frames
                 plan.truncated_s += cut

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from gateway.errors import GatewayError
 from preprocess.errors import InvalidMedia, MediaTooLarge
@@ -97,7 +97,7 @@ class Isolated:
         ) as tmp:
             ok, value = self._call(tmp, fn, args)
             if ok:
-                return value  # type: ignore[no-any-return]
+                return cast(T, value)  # what `fn` returned, unpickled: pickle keeps no type
             try:
                 raise value
             finally:

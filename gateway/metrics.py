@@ -132,6 +132,7 @@ class Metrics:
         )
 
     def render(self, gauges: Iterable[Gauge]) -> str:
+        families: list[Counter | Histogram | Gauge]
         families = [self.http_requests, self.http_seconds, self.routed, self.backend_failures,
                     self.media_seconds, self.client_cut_off, *gauges]  # fmt: skip
         return "\n".join(line for f in families for line in f.render()) + "\n"

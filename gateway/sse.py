@@ -17,7 +17,7 @@ from aiohttp import web
 from gateway.errors import GatewayError
 from gateway.intake import cut_off
 from gateway.state import CONFIG
-from gateway.types import Chunk
+from gateway.types import Chunk, ChunkStream
 
 log = logging.getLogger("gateway.sse")
 
@@ -39,7 +39,7 @@ def frame(obj: object) -> bytes:
 
 
 async def stream_response(
-    request: web.Request, chunks: AsyncIterator[Chunk], headers: Mapping[str, str]
+    request: web.Request, chunks: ChunkStream, headers: Mapping[str, str]
 ) -> web.StreamResponse:
     """Relay `chunks` as SSE; `data: [DONE]` only when the upstream finished cleanly.
 
@@ -54,11 +54,11 @@ async def stream_response(
             await _bounded(response.prepare(request), stall_s)
             await _relay(response, first, chunks, stall_s)
         except _ClientStalled:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
             cut_off(request, "stream", stall_s)
         return response
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await chunks.aclose()
 
 
 async def _relay(

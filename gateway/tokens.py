@@ -92,8 +92,11 @@ _SCRIPTS = (
     (b"f", "fullwidth", range(0xEF, 0xF0), False),  # U+F000-FFFF: fullwidth punctuation (，：)
 )
 _SCRIPT = _table(
-    {b".": range(0x80, 0xC0), b"o": range(0xC0, 0x100)}  # continuation bytes; other leads
-    | {symbol: leads for symbol, _, leads, _ in _SCRIPTS}
+    {
+        b".": range(0x80, 0xC0),  # continuation bytes
+        b"o": range(0xC0, 0x100),  # other leads
+        **{symbol: leads for symbol, _, leads, _ in _SCRIPTS},
+    }
 )
 _ACCENTED = {b"l", b"L", b"v"}  # Latin letters with diacritics
 _ACCENT_SPAN = 50

@@ -11,10 +11,10 @@ OpenAI-compatible backend without a gateway release.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -292,15 +292,21 @@ class Video:
     mime: str
 
 
-Part = Text | Image | Audio | Video
+BackendPart = Text | Image | Audio
+"""What backends take: `prepare_media` has turned each video into labelled stills."""
+Part = BackendPart | Video
+PartT = TypeVar("PartT", bound=Part)
 
 
 @dataclass(slots=True)
-class ChatMessage:
-    """A message whose media is decoded; `extra` keeps tool_calls, tool_call_id, name."""
+class ChatMessage(Generic[PartT]):
+    """A message whose media is decoded; `extra` keeps tool_calls, tool_call_id, name.
+
+    `ChatMessage[Part]` as decoded from a request; `ChatMessage[BackendPart]` once prepared.
+    """
 
     role: str
-    parts: list[Part]
+    parts: list[PartT]
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -328,7 +334,7 @@ class BackendRequest:
     """What a backend adapter is asked to do: one concrete model, decoded messages."""
 
     model: str
-    messages: list[ChatMessage]
+    messages: list[ChatMessage[BackendPart]]
     sampling: dict[str, Any]
     include_usage: bool = False
     num_ctx: int | None = None
@@ -369,3 +375,6 @@ class Health:
 # they are relayed at thousands per second, so they stay plain dicts, not models.
 Completion = dict[str, Any]
 Chunk = dict[str, Any]
+# Chunks as an async generator, not just an iterator: whoever stops reading one early closes
+# it (`aclose`), which ends the upstream request and frees its limiter slot.
+ChunkStream = AsyncGenerator[Chunk, None]

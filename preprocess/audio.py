@@ -302,7 +302,7 @@ def lowpass(up: int, down: int, stop_db: float = _STOP_DB) -> np.ndarray:
     cutoff, width = 0.9 * nyquist, 0.2 * nyquist
     taps = math.ceil((stop_db - 7.95) / (14.36 * width)) | 1
     beta = 0.1102 * (stop_db - 8.7)
-    n = np.arange(taps) - (taps - 1) / 2
+    n = np.arange(taps, dtype=np.float64) - (taps - 1) / 2
     return up * 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(taps, beta)
 
 

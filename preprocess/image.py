@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageOps, UnidentifiedImageError
 
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
@@ -90,7 +90,7 @@ def _decoded(
     try:
         with _corrupt_is_invalid(param):
             img = PILImage.open(io.BytesIO(data), formats=_OPEN_FORMATS)
-    except PILImage.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise InvalidMedia(f"image is not a {_NAMES} file (the formats accepted)", param) from None
     check(img)
     with _corrupt_is_invalid(param):
@@ -105,7 +105,7 @@ def _corrupt_is_invalid(param: str | None) -> Iterator[None]:
     memory is not: the decode budget reports it."""
     try:
         yield
-    except (MemoryError, PILImage.UnidentifiedImageError):
+    except (MemoryError, UnidentifiedImageError):
         raise
     except Exception as e:
         raise InvalidMedia(f"image is truncated or corrupt ({e})", param) from None

@@ -16,6 +16,7 @@ from gateway.inspect import MediaPlan
 from gateway.types import (
     Audio,
     AudioPart,
+    BackendPart,
     ChatMessage,
     ChatRequest,
     ImagePart,
@@ -38,12 +39,12 @@ Fetched = Mapping[str, tuple[str, bytes]]  # remote URL -> (content type, bytes)
 
 def expand_messages(
     req: ChatRequest, max_media_bytes: int, fetched: Fetched | None = None
-) -> list[ChatMessage]:
+) -> list[ChatMessage[Part]]:
     """Decode every message's media; raises InvalidMedia naming the offending part."""
     return [_message(m, i, max_media_bytes, fetched or {}) for i, m in enumerate(req.messages)]
 
 
-def _message(msg: Message, i: int, max_bytes: int, fetched: Fetched) -> ChatMessage:
+def _message(msg: Message, i: int, max_bytes: int, fetched: Fetched) -> ChatMessage[Part]:
     extra = msg.passthrough()
     if msg.content is None:
         return ChatMessage(msg.role, [], extra)
@@ -91,23 +92,23 @@ def remote_urls(req: ChatRequest) -> dict[str, tuple[str, str]]:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    messages: list[ChatMessage]
+    messages: list[ChatMessage[BackendPart]]
     plan: MediaPlan
 
 
-def prepare_media(messages: list[ChatMessage], cfg: PreprocessConfig) -> Prepared:
+def prepare_media(messages: list[ChatMessage[Part]], cfg: PreprocessConfig) -> Prepared:
     """Every part made into what any backend takes; the plan says what was done."""
     plan = MediaPlan()
     out = []
     for i, msg in enumerate(messages):
-        parts: list[Part] = []
+        parts: list[BackendPart] = []
         for j, part in enumerate(msg.parts):
             parts += _prepared(part, f"messages[{i}].content[{j}]", cfg, plan)
         out.append(ChatMessage(msg.role, parts, msg.extra))
     return Prepared(out, plan)
 
 
-def _prepared(part: Part, param: str, cfg: PreprocessConfig, plan: MediaPlan) -> list[Part]:
+def _prepared(part: Part, param: str, cfg: PreprocessConfig, plan: MediaPlan) -> list[BackendPart]:
     if isinstance(part, ImageData):
         image = normalize_image(
             part.data,

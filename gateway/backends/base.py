@@ -10,7 +10,7 @@ from typing import Protocol
 
 from gateway.config import BackendConfig
 from gateway.errors import BackendTimeout, QueueFull, redact
-from gateway.types import BackendRequest, Chunk, Completion, Health, ModelInfo
+from gateway.types import BackendRequest, ChunkStream, Completion, Health, ModelInfo
 
 
 class Backend(Protocol):
@@ -30,7 +30,7 @@ class Backend(Protocol):
 
     async def chat(self, req: BackendRequest) -> Completion: ...
 
-    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]: ...
+    def stream(self, req: BackendRequest) -> ChunkStream: ...
 
     async def list_models(self) -> list[ModelInfo]: ...
 
@@ -50,13 +50,13 @@ class BackendBase(ABC):
         self.cfg = cfg
         self.limiter = Limiter.from_config(cfg)
 
-    def stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+    def stream(self, req: BackendRequest) -> ChunkStream:
         return paced(
             self._stream(req), self.name, self.cfg.first_byte_timeout_s, self.cfg.read_timeout_s
         )
 
     @abstractmethod
-    def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+    def _stream(self, req: BackendRequest) -> ChunkStream:
         """The adapter's own streaming call, without timeouts."""
 
 
@@ -110,9 +110,7 @@ class Limiter:
             self._sem.release()
 
 
-async def paced(
-    chunks: AsyncIterator[Chunk], backend: str, first_s: float, idle_s: float
-) -> AsyncIterator[Chunk]:
+async def paced(chunks: ChunkStream, backend: str, first_s: float, idle_s: float) -> ChunkStream:
     """Re-yield `chunks`, failing with 504 if the first takes over `first_s` seconds
     (prompt processing) or any later gap over `idle_s` (a stalled generation)."""
     limit, what = first_s, "to start answering"
@@ -131,4 +129,4 @@ async def paced(
             yield chunk
             limit, what = idle_s, "between two chunks"
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+        await chunks.aclose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -32,7 +32,7 @@ from gateway.errors import (
     InvalidRequest,
     backend_status_error,
 )
-from gateway.types import BackendRequest, Chunk, Completion, Health, Modality, ModelInfo
+from gateway.types import BackendRequest, ChunkStream, Completion, Health, Modality, ModelInfo
 
 # `/api/show` capability -> the input it means (types/model/capability.go). `image` is not
 # here: it means image *generation* (errCapabilityImage = "image generation").
@@ -111,7 +111,7 @@ class OllamaBackend(BackendBase):
             raise self._unfinished()
         return completion_from_ollama(part, req.model, forced)
 
-    async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+    async def _stream(self, req: BackendRequest) -> ChunkStream:
         stand_ins = StandIns()
         messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
@@ -174,7 +174,8 @@ class OllamaBackend(BackendBase):
         return Health(True)
 
     async def close(self) -> None:
-        await self.client.close()
+        # ollama 0.6 leaves AsyncClient.close unannotated (it awaits its httpx client's aclose)
+        await self.client.close()  # type: ignore[no-untyped-call]
 
     def _unfinished(self) -> BackendError:
         return BackendError(

@@ -25,7 +25,16 @@ from ollama import ChatResponse
 
 from gateway.backends.ollama_tools import ForcedTool, tool_choice
 from gateway.errors import InvalidRequest
-from gateway.types import Audio, BackendRequest, ChatMessage, Chunk, Completion, Image, join_text
+from gateway.types import (
+    Audio,
+    BackendPart,
+    BackendRequest,
+    ChatMessage,
+    Chunk,
+    Completion,
+    Image,
+    join_text,
+)
 
 # OpenAI sampling field -> Ollama `options` key.
 _OPTION_NAMES = {
@@ -50,7 +59,7 @@ EFFORT_TO_THINK: dict[str, bool | str] = {
 
 
 def to_ollama_messages(
-    messages: list[ChatMessage], stand_in: Callable[[bytes], bytes] = bytes
+    messages: list[ChatMessage[BackendPart]], stand_in: Callable[[bytes], bytes] = bytes
 ) -> list[dict[str, Any]]:
     """OpenAI messages -> Ollama messages; media becomes `stand_in(data)` in `images`, with
     an `[img]` placeholder where it stood in the content.
@@ -76,7 +85,7 @@ def to_ollama_messages(
     return out
 
 
-def _content(msg: ChatMessage, param: str) -> tuple[str, list[bytes]]:
+def _content(msg: ChatMessage[BackendPart], param: str) -> tuple[str, list[bytes]]:
     """The message text with a placeholder at each media item, and the items in order.
 
     In a message with media, a client's own `[img` is spaced (`[ img`) so that it can neither
@@ -143,8 +152,8 @@ def think_value(sampling: dict[str, Any]) -> bool | str:
     or `reasoning.effort`) as Ollama maps it, else false; never absent (see module doc)."""
     think = sampling.get("think")
     if think is not None:
-        if isinstance(think, bool) or think in THINK_LEVELS:
-            return think  # type: ignore[no-any-return]
+        if isinstance(think, bool) or (isinstance(think, str) and think in THINK_LEVELS):
+            return think
         raise InvalidRequest(
             f"think must be true, false or one of {', '.join(THINK_LEVELS)}; not {think!r}",
             param="think",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -36,10 +36,11 @@ from gateway.errors import (
     backend_status_error,
 )
 from gateway.types import (
-    Audio,
+    BackendPart,
     BackendRequest,
     ChatMessage,
     Chunk,
+    ChunkStream,
     Completion,
     Health,
     Image,
@@ -117,17 +118,21 @@ class OpenAICompatBackend(BackendBase):
         if isinstance(completion, dict) and "error" in completion and "choices" not in completion:
             raise BackendError(f"backend {self.name!r} failed: {error_text(completion)}")
         choices = completion.get("choices") if isinstance(completion, dict) else None
-        if not choices or not all(
-            isinstance(c, dict) and isinstance(c.get("message"), dict) for c in _listed(choices)
+        if (
+            not isinstance(completion, dict)
+            or not choices
+            or not all(
+                isinstance(c, dict) and isinstance(c.get("message"), dict) for c in _listed(choices)
+            )
         ):
             text = raw[:200].decode(errors="replace")
             raise BackendError(
                 f"backend {self.name!r} at {self.url} answered 200 with something that is not a "
                 f"chat completion: {text!r}; is it an OpenAI-compatible server?"
             )
-        return completion  # type: ignore[no-any-return]
+        return completion
 
-    async def _stream(self, req: BackendRequest) -> AsyncIterator[Chunk]:
+    async def _stream(self, req: BackendRequest) -> ChunkStream:
         finished = False
         with self._errors():
             body = await encoded_body(req, stream=True)
@@ -386,7 +391,7 @@ def request_body(req: BackendRequest, stream: bool, stand_ins: StandIns) -> dict
     return body
 
 
-def openai_message(msg: ChatMessage, stand_ins: StandIns) -> dict[str, Any]:
+def openai_message(msg: ChatMessage[BackendPart], stand_ins: StandIns) -> dict[str, Any]:
     """A decoded message back in OpenAI form; plain text stays a plain string."""
     out = dict(msg.extra)
     out["role"] = msg.role
@@ -397,7 +402,7 @@ def openai_message(msg: ChatMessage, stand_ins: StandIns) -> dict[str, Any]:
     return out
 
 
-def _openai_part(part: Text | Image | Audio, stand_ins: StandIns) -> dict[str, Any]:
+def _openai_part(part: BackendPart, stand_ins: StandIns) -> dict[str, Any]:
     if isinstance(part, Text):
         return {"type": "text", "text": part.text}
     b64 = stand_ins.text(part.data)
