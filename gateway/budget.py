@@ -14,17 +14,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.errors import GatewayError
+from gateway.errors import ServerBusy
 
 RETRY_AFTER_S = 1  # bodies arrive and fail or start answering within about this
-
-
-class ServerBusy(GatewayError):
-    """Too many request bytes in flight (503, with Retry-After)."""
-
-    status = 503
-    type = "api_error"
-    code = "server_busy"
 
 
 class ByteBudget:

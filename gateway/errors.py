@@ -80,6 +80,14 @@ class BodyTimeout(InvalidRequest):
     code = "request_timeout"
 
 
+class ServerBusy(GatewayError):
+    """Too many request bytes in flight (503, with Retry-After)."""
+
+    status = 503
+    type = "api_error"
+    code = "server_busy"
+
+
 class Unauthorized(GatewayError):
     status = 401
     type = "authentication_error"

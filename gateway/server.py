@@ -38,7 +38,7 @@ from gateway.inventory import Inventory, Keeper
 from gateway.isolation import kill_children, start_forkserver
 from gateway.metrics import Gauge, Metrics
 from gateway.openapi import serve_openapi
-from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
+from gateway.state import BACKENDS, BUDGET, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
 log = logging.getLogger("gateway")
@@ -53,7 +53,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     With `embedded_log`, the embedded engine is started too (logging there) and appended
     as the last backend.
     """
-    budget = budget_middleware(ByteBudget(int(config.server.max_inflight_mb * 2**20)))
+    budget = ByteBudget(int(config.server.max_inflight_mb * 2**20))
     app = web.Application(
         # the budget before the body is read: a refused request's body never is
         middlewares=[
@@ -61,7 +61,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
             error_middleware,
             auth_middleware,
             refuse_middleware,
-            budget,
+            budget_middleware(budget),
             body_middleware,
         ],
         client_max_size=int(config.server.max_body_mb * 2**20),
@@ -69,6 +69,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     )
     app[CONFIG] = config.with_default_backends()
     app[METRICS] = Metrics()
+    app[BUDGET] = budget
     if embedded_log is not None:
         app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
     app.cleanup_ctx.append(backends_ctx)
@@ -306,6 +307,9 @@ async def metrics(request: web.Request) -> web.Response:
                for b in backends for state in ("listed", "loaded")]),
         Gauge("gateway_inventory_age_seconds", "Seconds since the inventory was last taken.",
               (), [((), time.monotonic() - app[KEEPER].snapshot.taken_at)]),
+        Gauge("gateway_inflight_body_bytes", "Request bytes held now (server.max_inflight_mb).",
+              ("state",), [(("in_use",), app[BUDGET].in_use),
+                           (("capacity",), app[BUDGET].capacity)]),
     ]  # fmt: skip
     return web.Response(
         text=app[METRICS].render(gauges), content_type="text/plain", charset="utf-8",

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 
 from gateway.backends import Backend
+from gateway.budget import ByteBudget
 from gateway.config import GatewayConfig
 from gateway.inventory import Keeper
 from gateway.metrics import Metrics
@@ -15,3 +16,4 @@ BACKENDS = web.AppKey("backends", dict[str, Backend])
 REQUEST_ID = web.RequestKey("request_id", str)
 MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 METRICS = web.AppKey("metrics", Metrics)
+BUDGET = web.AppKey("budget", ByteBudget)

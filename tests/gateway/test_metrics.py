@@ -115,3 +115,6 @@ async def test_metrics_follow_what_was_served(pair: tuple[TestServer, OllamaEmul
         assert value(found, "gateway_backend_queued", backend=name) == 0
         assert value(found, "gateway_backend_models", backend=name, state="listed") == 1
     assert value(found, "gateway_inventory_age_seconds") >= 0
+    # every body answered, none held; the budget is the default 512 MiB
+    assert value(found, "gateway_inflight_body_bytes", state="in_use") == 0
+    assert value(found, "gateway_inflight_body_bytes", state="capacity") == 512 * 2**20
