@@ -127,21 +127,28 @@ async def test_a_client_that_never_reads_its_answer_is_cut_off(
 # --- 2. slow headers, slow bodies ---------------------------------------------------------
 
 
+async def answer_to_trickle(gateway: TestServer, pieces: list[bytes], within_s: float) -> bytes:
+    """What the gateway answers, before closing, to a request sent in slow pieces; the
+    connection must close within `within_s`."""
+    sock = await connect(gateway)
+    sender = asyncio.create_task(trickle(sock, pieces))
+    try:
+        async with asyncio.timeout(within_s):
+            return await read_until_closed(sock)
+    finally:
+        sender.cancel()
+        sock.close()
+
+
 async def test_slow_headers_are_closed_after_header_timeout(
     ollama: OllamaEmulator, make_gateway: MakeGateway
 ) -> None:
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), server={"header_timeout_s": 1}
     )
-    sock = await connect(gateway)
     pieces = [head(gateway, 2)[:40]] + [f"X-Slow-{i}: y\r\n".encode() for i in range(100)]
-    sender = asyncio.create_task(trickle(sock, pieces))
-    try:
-        async with asyncio.timeout(1 + GRACE_S):  # 100 pieces would take 20 s
-            assert await read_until_closed(sock) == b""  # closed without an answer
-    finally:
-        sender.cancel()
-        sock.close()
+    # 100 pieces would take 20 s; closed without an answer
+    assert await answer_to_trickle(gateway, pieces, 1 + GRACE_S) == b""
 
 
 async def test_a_slow_body_gets_408_and_the_connection_closes(
@@ -150,16 +157,10 @@ async def test_a_slow_body_gets_408_and_the_connection_closes(
     gateway = await make_gateway(
         backend("ollama", "ollama", ollama.url), server={"body_timeout_s": 1}
     )
-    sock = await connect(gateway)
     body = json.dumps(BODY).encode()
     pieces = [head(gateway, len(body))] + [bytes([b]) for b in body]
-    sender = asyncio.create_task(trickle(sock, pieces))
-    try:
-        async with asyncio.timeout(1 + LINGER_S + GRACE_S):  # the body would take 12 s
-            answer = await read_until_closed(sock)
-    finally:
-        sender.cancel()
-        sock.close()
+    # the body would take 12 s
+    answer = await answer_to_trickle(gateway, pieces, 1 + LINGER_S + GRACE_S)
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line == b"HTTP/1.1 408 Request Timeout"
     error = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
