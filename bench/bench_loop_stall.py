@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from bench.children import EMULATORS, emulator  # noqa: E402
 from gateway.backends import build_backend  # noqa: E402
 from gateway.config import BackendConfig  # noqa: E402
-from gateway.types import BackendRequest, ChatMessage, Image, Text  # noqa: E402
+from gateway.core.messages import BackendRequest, ChatMessage  # noqa: E402
+from preprocess.media import Image, Text  # noqa: E402
 
 PART_BYTES = 30 * 16000 * 2 + 44  # as large as a 30 s clip of 16 kHz mono PCM_16 WAV
 

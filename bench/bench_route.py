@@ -13,13 +13,15 @@ import contextlib
 import statistics
 import timeit
 
-from gateway.catalogue import Catalogue
 from gateway.config import PreprocessConfig, RoutingConfig
-from gateway.errors import GatewayError
-from gateway.inspect import inspect
-from gateway.inventory import BackendState, Inventory
-from gateway.routing import Need, Wish, route
-from gateway.types import ChatMessage, Modality, ModelInfo, Text
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import GatewayError
+from gateway.core.estimate import inspect
+from gateway.core.inventory import BackendState, Inventory
+from gateway.core.messages import ChatMessage
+from gateway.core.model import Modality, ModelInfo
+from gateway.core.routing import Need, Wish, route
+from preprocess.media import Text
 
 CAT, POLICY = Catalogue(), RoutingConfig()
 TAGS = ["gemma4:e2b", "gemma4:e4b", "gemma4:26b", "gemma4:31b"]

@@ -1,4 +1,4 @@
-"""Speed of gateway.tokens.estimate_text_tokens against the real Gemma tokenizer.
+"""Speed of gateway.core.tokens.estimate_text_tokens against the real Gemma tokenizer.
 
 The estimator runs on every routed request, so it has to be cheap next to the request
 itself; the point of it is to be much faster than tokenizing. This prints a markdown table
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from calibrate_tokens import Source, build_sources, load_tokenizer
 
-from gateway.tokens import estimate_text_tokens
+from gateway.core.tokens import estimate_text_tokens
 
 SIZES = (1_000, 100_000, 1_000_000)
 CHUNK = 2_000

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from written_prose import WRITTEN
 
-from gateway import tokens
+from gateway.core import tokens
 
 SEED = 20250611
 MIN_CHARS = 50
@@ -514,7 +514,7 @@ def fit(samples: list[Sample]) -> dict[str, float]:
 
 
 def estimate(features: tuple[int, ...], weights: dict[str, float]) -> int:
-    """gateway.tokens.estimate_text_tokens, but with the given weights."""
+    """gateway.core.tokens.estimate_text_tokens, but with the given weights."""
     total = sum(weights[n] * f for n, f in zip(tokens.FEATURE_NAMES, features, strict=True))
     return max(1, round(total)) if features[0] else 0
 

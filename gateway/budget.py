@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.errors import ServerBusy
+from gateway.core.errors import ServerBusy
 
 RETRY_AFTER_S = 1  # bodies arrive and fail or start answering within about this
 

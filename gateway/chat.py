@@ -15,14 +15,7 @@ from aiohttp import web
 
 from gateway.backends import Backend
 from gateway.config import GatewayConfig
-from gateway.edge import (
-    MAX_JSON_VALUES,
-    count_json_values,
-    crowded,
-    parse_chat_request,
-    too_many_values,
-)
-from gateway.errors import (
+from gateway.core.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
@@ -31,25 +24,24 @@ from gateway.errors import (
     NoRoute,
     QueueFull,
 )
-from gateway.fanout import answer
-from gateway.fetch import fetch_all, unfetched, unfetched_note
-from gateway.inspect import Inspection, MediaPlan, inspect
-from gateway.inventory import Inventory
-from gateway.isolation import Isolated, Limits
-from gateway.routing import Need, RouteDecision, Wish, route
-from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
-from gateway.types import (
-    AudioPart,
-    BackendPart,
-    BackendRequest,
-    ChatMessage,
-    ChatRequest,
-    Modality,
-    ModelInfo,
-    Part,
-    TextPart,
-    VideoPart,
+from gateway.core.estimate import Inspection, MediaPlan, inspect
+from gateway.core.fanout import answer
+from gateway.core.inventory import Inventory
+from gateway.core.messages import BackendRequest, ChatMessage
+from gateway.core.model import Modality, ModelInfo
+from gateway.core.routing import Need, RouteDecision, Wish, route
+from gateway.edge import (
+    MAX_JSON_VALUES,
+    count_json_values,
+    crowded,
+    parse_chat_request,
+    too_many_values,
 )
+from gateway.fetch import fetch_all, unfetched, unfetched_note
+from gateway.fronts.openai_wire import AudioPart, ChatRequest, TextPart, VideoPart
+from gateway.isolation import Isolated, Limits
+from gateway.state import BACKENDS, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
+from preprocess.media import BackendPart, Part
 from preprocess.parts import Fetched, expand_messages, prepare_media, remote_urls
 
 log = logging.getLogger("gateway.chat")

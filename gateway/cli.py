@@ -19,16 +19,17 @@ from typing import Any
 
 from gateway import __version__
 from gateway.backends import build_backend
-from gateway.catalogue import Catalogue
 from gateway.chat import decode_and_inspect, explain
 from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import GatewayError, redact
+from gateway.core.inventory import Inventory
+from gateway.core.routing import Wish, route
 from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
 from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
-from gateway.errors import GatewayError, redact
 from gateway.fetch import unfetched, unfetched_note
-from gateway.inventory import Inventory, Keeper
-from gateway.routing import Wish, route
+from gateway.keeper import Keeper
 from preprocess.errors import InvalidMedia
 from preprocess.parts import remote_urls
 

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.family import ALIASES
+from gateway.core.family import ALIASES
 
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_BACKENDS = (
@@ -158,7 +158,11 @@ class RoutingConfig(_Section):
     output_reserve_tokens: int = Field(default=1024, ge=0)
     preference: list[str] = Field(
         default_factory=lambda: [
-            "gemma4-26b-a4b", "gemma4-31b", "gemma4-12b", "gemma4-e4b", "gemma4-e2b"
+            "gemma4-26b-a4b",
+            "gemma4-31b",
+            "gemma4-12b",
+            "gemma4-e4b",
+            "gemma4-e2b",
         ]
     )
     image_tokens: int = Field(default=280, ge=1)

@@ -9,8 +9,8 @@ from typing import Any
 import pydantic_core
 from pydantic import ValidationError
 
-from gateway.errors import InvalidRequest
-from gateway.types import MAX_MESSAGES, MAX_PARTS, ChatRequest
+from gateway.core.errors import InvalidRequest
+from gateway.fronts.openai_wire import MAX_MESSAGES, MAX_PARTS, ChatRequest
 
 # Pydantic holds the GIL while it validates, even off the loop, and does not stop at a
 # list's max_length: it builds every item first (10^6 messages: ~2 s, 12 million numbers in
@@ -39,7 +39,7 @@ def refuse_non_finite(body: bytes) -> None:
     >>> refuse_non_finite(b'{"content": "x: NaN, [Infinity"}')
     >>> refuse_non_finite(b'{"temperature": NaN}')
     Traceback (most recent call last):
-    gateway.errors.InvalidRequest: ...
+    gateway.core.errors.InvalidRequest: ...
     """
     if _NON_FINITE.search(body) is None:
         return

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from gateway.config import ServerConfig
-from gateway.errors import BodyTimeout, UnsupportedEncoding
+from gateway.core.errors import BodyTimeout, UnsupportedEncoding
 from gateway.state import CONFIG, METRICS, REQUEST_ID
 
 log = logging.getLogger("gateway.intake")

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar, cast
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
 T = TypeVar("T")

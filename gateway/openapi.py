@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.types import ChatRequest
+from gateway.fronts.openai_wire import ChatRequest
 
 Schema = dict[str, Any]
 

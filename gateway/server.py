@@ -22,20 +22,21 @@ from aiohttp import web
 from gateway import __version__
 from gateway.backends import build_backend
 from gateway.budget import ByteBudget, budget_middleware
-from gateway.catalogue import Catalogue
 from gateway.chat import chat_completions, route_dry_run
 from gateway.config import GatewayConfig
-from gateway.embedded import embedded_engine
-from gateway.errors import (
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import (
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
     Unauthorized,
     redact,
 )
+from gateway.core.inventory import Inventory
+from gateway.embedded import embedded_engine
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
-from gateway.inventory import Inventory, Keeper
 from gateway.isolation import kill_children, start_forkserver
+from gateway.keeper import Keeper
 from gateway.metrics import Gauge, Metrics
 from gateway.openapi import serve_openapi
 from gateway.state import BACKENDS, BUDGET, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID

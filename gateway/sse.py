@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 
 from aiohttp import web
 
-from gateway.errors import GatewayError
+from gateway.core.errors import GatewayError
+from gateway.core.messages import Chunk, ChunkStream
 from gateway.intake import cut_off
 from gateway.state import CONFIG
-from gateway.types import Chunk, ChunkStream
 
 log = logging.getLogger("gateway.sse")
 

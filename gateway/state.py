@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway.backends import Backend
 from gateway.budget import ByteBudget
 from gateway.config import GatewayConfig
-from gateway.inventory import Keeper
+from gateway.keeper import Keeper
 from gateway.metrics import Metrics
 
 CONFIG = web.AppKey("config", GatewayConfig)

@@ -12,25 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.config import PreprocessConfig
-from gateway.inspect import MediaPlan
-from gateway.types import (
-    Audio,
+from gateway.core.estimate import MediaPlan
+from gateway.core.messages import ChatMessage
+from gateway.fronts.openai_wire import (
     AudioPart,
-    BackendPart,
-    ChatMessage,
     ChatRequest,
     ImagePart,
     Message,
-    Part,
-    Text,
     TextPart,
-    Video,
     VideoPart,
 )
-from gateway.types import Image as ImageData
 from preprocess.audio import audio_clips
 from preprocess.errors import InvalidMedia
 from preprocess.image import normalize_image
+from preprocess.media import Audio, BackendPart, Part, Text, Video
+from preprocess.media import Image as ImageData
 from preprocess.sources import decode_base64, decode_data_url
 from preprocess.video import video_stills
 

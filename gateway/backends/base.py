@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Protocol
 
 from gateway.config import BackendConfig
-from gateway.errors import BackendTimeout, QueueFull, redact
-from gateway.types import BackendRequest, ChunkStream, Completion, Health, ModelInfo
+from gateway.core.errors import BackendTimeout, QueueFull, redact
+from gateway.core.messages import BackendRequest, ChunkStream, Completion
+from gateway.core.model import ModelInfo
 
 
 class Backend(Protocol):
@@ -33,8 +34,6 @@ class Backend(Protocol):
     def stream(self, req: BackendRequest) -> ChunkStream: ...
 
     async def list_models(self) -> list[ModelInfo]: ...
-
-    async def health(self) -> Health: ...
 
     async def close(self) -> None: ...
 

@@ -23,16 +23,16 @@ from gateway.backends.ollama_format import (
     to_ollama_messages,
 )
 from gateway.config import BackendConfig
-from gateway.edge import field_path
-from gateway.errors import (
+from gateway.core.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
-    GatewayError,
     InvalidRequest,
     backend_status_error,
 )
-from gateway.types import BackendRequest, ChunkStream, Completion, Health, Modality, ModelInfo
+from gateway.core.messages import BackendRequest, ChunkStream, Completion
+from gateway.core.model import Modality, ModelInfo
+from gateway.edge import field_path
 
 # `/api/show` capability -> the input it means (types/model/capability.go). `image` is not
 # here: it means image *generation* (errCapabilityImage = "image generation").
@@ -164,14 +164,6 @@ class OllamaBackend(BackendBase):
             loaded=model_id in loaded,
             loaded_context=loaded.get(model_id),
         )
-
-    async def health(self) -> Health:
-        try:
-            with self._errors(), self._reading():
-                await self.client.ps()
-        except GatewayError as e:
-            return Health(False, e.message)
-        return Health(True)
 
     async def close(self) -> None:
         # ollama 0.6 leaves AsyncClient.close unannotated (it awaits its httpx client's aclose)

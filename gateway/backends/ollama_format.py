@@ -24,17 +24,9 @@ from typing import Any
 from ollama import ChatResponse
 
 from gateway.backends.ollama_tools import ForcedTool, tool_choice
-from gateway.errors import InvalidRequest
-from gateway.types import (
-    Audio,
-    BackendPart,
-    BackendRequest,
-    ChatMessage,
-    Chunk,
-    Completion,
-    Image,
-    join_text,
-)
+from gateway.core.errors import InvalidRequest
+from gateway.core.messages import BackendRequest, ChatMessage, Chunk, Completion, join_text
+from preprocess.media import Audio, BackendPart, Image
 
 # OpenAI sampling field -> Ollama `options` key.
 _OPTION_NAMES = {

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.errors import BackendError, InvalidRequest
+from gateway.core.errors import BackendError, InvalidRequest
 
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 

@@ -28,26 +28,15 @@ import aiohttp
 from gateway.backends.base import BackendBase, pool_size
 from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
-from gateway.errors import (
+from gateway.core.errors import (
     BackendError,
     BackendTimeout,
     BackendUnavailable,
-    GatewayError,
     backend_status_error,
 )
-from gateway.types import (
-    BackendPart,
-    BackendRequest,
-    ChatMessage,
-    Chunk,
-    ChunkStream,
-    Completion,
-    Health,
-    Image,
-    Modality,
-    ModelInfo,
-    Text,
-)
+from gateway.core.messages import BackendRequest, ChatMessage, Chunk, ChunkStream, Completion
+from gateway.core.model import Modality, ModelInfo
+from preprocess.media import BackendPart, Image, Text
 
 _VISION = frozenset({Modality.TEXT, Modality.IMAGE})
 _TEXT = frozenset({Modality.TEXT})
@@ -261,15 +250,6 @@ class OpenAICompatBackend(BackendBase):
             )  # inputs unknown: the catalogue decides
             for m in body.get("data", [])
         ]
-
-    async def health(self) -> Health:
-        try:
-            with self._errors():
-                async with self.session.get("/v1/models") as r:
-                    await self._raise_for_status(r)
-        except GatewayError as e:
-            return Health(False, e.message)
-        return Health(True)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -274,9 +274,7 @@ class OllamaEmulator(Emulator):
             thinking, tools = think not in (None, False), body.get("tools") or []
             vision = "vision" in model.capabilities
             large = is_large(model.name)
-            kept, dropped = truncate(
-                messages, tools, thinking, model.loaded_context, vision, large
-            )
+            kept, dropped = truncate(messages, tools, thinking, model.loaded_context, vision, large)
             prompt = render(kept, tools, thinking, large)
             self.prompts.append(prompt)
             self.truncated.append(dropped)

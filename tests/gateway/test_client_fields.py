@@ -16,8 +16,8 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from openai import APIStatusError, AsyncOpenAI
 
+from gateway.fronts.openai_wire import MAX_CHOICES
 from gateway.state import BACKENDS
-from gateway.types import MAX_CHOICES
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
 from tests.fakes.openai_server import LMModel, OpenAIEmulator

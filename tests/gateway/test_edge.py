@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from gateway.core.errors import InvalidRequest
 from gateway.edge import parse_chat_request
-from gateway.errors import InvalidRequest
 
 USER = {"role": "user", "content": "hi"}
 

@@ -75,7 +75,9 @@ async def test_reasoning_effort_reaches_ollama_as_a_value_it_takes(
 ) -> None:
     # Before: "minimal" and "xhigh" were sent as they are and Ollama answered 400.
     reply = await client.chat.completions.create(
-        model="gemma4-e4b", messages=user("Hi"), reasoning_effort=effort  # type: ignore[arg-type]
+        model="gemma4-e4b",
+        messages=user("Hi"),
+        reasoning_effort=effort,  # type: ignore[arg-type]
     )
     assert emu.chats()[-1]["think"] == think
     message = reply.choices[0].message.model_dump()
@@ -104,7 +106,8 @@ async def test_num_ctx_holds_ollamas_own_count_of_images(
         {"role": "user", "content": "How many were there?"},
     ]
     raw = await client.chat.completions.with_raw_response.create(
-        model="gemma4-26b-a4b", messages=history  # type: ignore[arg-type]
+        model="gemma4-26b-a4b",
+        messages=history,  # type: ignore[arg-type]
     )
     assert emu.chats()[-1]["options"]["num_ctx"] == 16384
     assert emu.truncated[-1] == 0 and emu.prompts[-1].count("[img-") == 12
@@ -140,8 +143,9 @@ async def test_edge_images_switch_keeps_pictures_off_e2b_and_e4b(
     image = {"type": "image_url", "image_url": {"url": png_data_url()}}
     async with await client_for(gateway) as client:
         raw = await client.chat.completions.with_raw_response.create(
-            model="auto", messages=user("What is it?", image), extra_headers={
-                "X-Gateway-Prefer": "speed"}  # fmt: skip
+            model="auto",
+            messages=user("What is it?", image),
+            extra_headers={"X-Gateway-Prefer": "speed"},  # fmt: skip
         )
         assert raw.headers["X-Gateway-Model"] != "gemma4:e4b"
         with pytest.raises(BadRequestError, match="cannot take image"):
@@ -154,8 +158,17 @@ async def test_edge_images_switch_keeps_pictures_off_e2b_and_e4b(
         assert reply.choices[0].message.content == REPLY  # it still hears
 
 
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -19,8 +19,9 @@ from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
 from gateway.backends import aiohttp_transport, openai_compat
-from gateway.errors import BackendError
-from gateway.types import BackendRequest, ChatMessage, Text
+from gateway.core.errors import BackendError
+from gateway.core.messages import BackendRequest, ChatMessage
+from preprocess.media import Text
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.base import Emulator
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel

@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestServer
 
 from gateway import chat, server
 from gateway.backends.ollama import OllamaBackend
-from gateway.errors import InvalidRequest
-from gateway.types import BackendRequest, ChatMessage, Text
+from gateway.core.errors import InvalidRequest
+from gateway.core.messages import BackendRequest, ChatMessage
+from preprocess.media import Text
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
 

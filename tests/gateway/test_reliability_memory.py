@@ -27,9 +27,9 @@ from aiohttp.test_utils import TestServer
 
 from gateway import chat
 from gateway.edge import MAX_JSON_VALUES
+from gateway.fronts.openai_wire import MAX_MESSAGES, MAX_PARTS, ChatRequest
 from gateway.isolation import Limits, run_isolated
 from gateway.state import METRICS
-from gateway.types import MAX_MESSAGES, MAX_PARTS, ChatRequest
 from preprocess.errors import InvalidMedia
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator

@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalogue import Catalogue
 from gateway.config import ModelEntry, RoutingConfig
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound, NoRoute
-from gateway.inventory import BackendState, Inventory
-from gateway.routing import ContextTooLong, Need, Wish, num_ctx, route
-from gateway.types import Modality, ModelInfo
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import GatewayError, InvalidRequest, ModelNotFound, NoRoute
+from gateway.core.inventory import BackendState, Inventory
+from gateway.core.model import Modality, ModelInfo
+from gateway.core.routing import ContextTooLong, Need, Wish, num_ctx, route
 
 T, IMG, A, V = Modality.TEXT, Modality.IMAGE, Modality.AUDIO, Modality.VIDEO
 CAT = Catalogue()

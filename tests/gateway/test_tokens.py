@@ -1,4 +1,4 @@
-"""gateway.tokens: the fast estimate against the real Gemma tokenizer, and its invariants.
+"""gateway.core.tokens: the fast estimate against the real Gemma tokenizer, and its invariants.
 
 Issue 7 asks for every language and kind of text within ±10% of the real tokenizer. Each
 sample below is checked against that bound. The prose was written for these tests (a
@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import tokens
-from gateway.embedded import model_path
-from gateway.tokens import (
+from gateway.core import tokens
+from gateway.core.tokens import (
     BOS,
     MESSAGE_OVERHEAD_TOKENS,
     REPLY_PRIMER_TOKENS,
     estimate_text_tokens,
 )
+from gateway.embedded import model_path
 
 Tokenize = Callable[[str, bool], int]
 

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.backends import build_backend
 from gateway.backends.media_body import SLICE_BYTES, StandIns, splice
-from gateway.types import BackendRequest, ChatMessage, Image, Text
+from gateway.core.messages import BackendRequest, ChatMessage
+from preprocess.media import Image, Text
 from tests.conftest import backend
 from tests.fakes.ollama_server import OllamaEmulator
 from tests.fakes.openai_server import OpenAIEmulator

@@ -13,9 +13,10 @@ from gateway.backends.ollama_format import (
     to_ollama_kwargs,
     to_ollama_messages,
 )
+from gateway.core.errors import InvalidRequest
+from gateway.core.messages import BackendRequest, ChatMessage
 from gateway.edge import parse_chat_request
-from gateway.errors import InvalidRequest
-from gateway.types import Audio, BackendRequest, ChatMessage, Image, Text
+from preprocess.media import Audio, Image, Text
 from tests.fakes.vectors import TV_O1_CHUNK, TV_O1_FINAL, TV_O3_CHUNK, TV_O3_FINAL, TV_O4
 
 

@@ -15,8 +15,10 @@ from gateway.backends.openai_compat import (
     error_text,
     lmstudio_v1_info,
 )
-from gateway.errors import GatewayError
-from gateway.types import Audio, BackendRequest, ChatMessage, Image, Modality, ModelInfo, Text
+from gateway.core.errors import GatewayError
+from gateway.core.messages import BackendRequest, ChatMessage
+from gateway.core.model import Modality, ModelInfo
+from preprocess.media import Audio, Image, Text
 from tests.conftest import backend
 from tests.fakes import vectors as tv
 from tests.fakes.base import Emulator

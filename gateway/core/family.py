@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.types import Modality
+from gateway.core.model import Modality
 
 AUTO_ALIASES = frozenset({"auto", "gemma4", ""})
 
@@ -77,4 +77,6 @@ def can_take(inputs: frozenset[Modality], needed: frozenset[Modality]) -> bool:
     if Modality.VIDEO in needed and Modality.IMAGE in inputs:
         needed = needed - {Modality.VIDEO}
     return needed <= inputs
+
+
 ALIASES = tuple(m.alias for m in FAMILY)

@@ -1,4 +1,4 @@
-"""The request at the boundary (pydantic, OpenAI shape) and the plain types used inside.
+"""OpenAI Chat Completions as clients send it: the pydantic models the OpenAI front parses.
 
 `ChatRequest` is parsed once at the HTTP edge. It validates what the gateway reads
 (`model`, `messages`, `stream`, content parts), type-checks the OpenAI fields a backend
@@ -11,10 +11,7 @@ OpenAI-compatible backend without a gateway release.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Iterable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,16 +23,6 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
-
-
-class Modality(StrEnum):
-    TEXT = "text"
-    IMAGE = "image"
-    AUDIO = "audio"
-    VIDEO = "video"
-
-
-# --- the OpenAI request, as clients send it -------------------------------------------
 
 
 class _Part(BaseModel):
@@ -264,117 +251,3 @@ class ChatRequest(SamplingFields):
 
 
 _SAMPLING = set(SamplingFields.model_fields)
-
-
-# --- inside the gateway: decoded media, plain dataclasses -------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Image:
-    data: bytes
-    mime: str
-
-
-@dataclass(frozen=True, slots=True)
-class Audio:
-    data: bytes
-    format: str
-
-
-@dataclass(frozen=True, slots=True)
-class Video:
-    data: bytes
-    mime: str
-
-
-BackendPart = Text | Image | Audio
-"""What backends take: `prepare_media` has turned each video into labelled stills."""
-Part = BackendPart | Video
-PartT = TypeVar("PartT", bound=Part)
-
-
-@dataclass(slots=True)
-class ChatMessage(Generic[PartT]):
-    """A message whose media is decoded; `extra` keeps tool_calls, tool_call_id, name.
-
-    `ChatMessage[Part]` as decoded from a request; `ChatMessage[BackendPart]` once prepared.
-    """
-
-    role: str
-    parts: list[PartT]
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return join_text(p.text for p in self.parts if isinstance(p, Text))
-
-
-def join_text(pieces: Iterable[str]) -> str:
-    """Text parts as one string in which words never run together: a space goes between two
-    pieces where neither side has whitespace already.
-
-    >>> join_text(["Describe", "this", " image ", "now", "[img]"])
-    'Describe this image now [img]'
-    """
-    out: list[str] = []
-    for piece in pieces:
-        if out and piece and out[-1] and not (out[-1][-1].isspace() or piece[0].isspace()):
-            out.append(" ")
-        out.append(piece)
-    return "".join(out)
-
-
-@dataclass(slots=True)
-class BackendRequest:
-    """What a backend adapter is asked to do: one concrete model, decoded messages."""
-
-    model: str
-    messages: list[ChatMessage[BackendPart]]
-    sampling: dict[str, Any]
-    include_usage: bool = False
-    num_ctx: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelInfo:
-    """A model on a backend; capabilities are data, not code paths.
-
-    Backends fill what they know (`inputs`/`context` None when they do not say);
-    `Catalogue.resolve` completes them and sets `member`, so routing sees no None there.
-    """
-
-    id: str
-    backend: str
-    inputs: frozenset[Modality] | None = None
-    context: int | None = None
-    loaded: bool = False
-    loaded_context: int | None = None
-    member: str | None = None
-
-    @property
-    def window(self) -> int:
-        return self.context or 0
-
-    @property
-    def takes(self) -> frozenset[Modality]:
-        return self.inputs or frozenset({Modality.TEXT})
-
-
-@dataclass(frozen=True, slots=True)
-class Health:
-    ok: bool
-    detail: str = ""
-
-
-# An OpenAI `chat.completion` or `chat.completion.chunk` object, as JSON-ready dicts:
-# they are relayed at thousands per second, so they stay plain dicts, not models.
-Completion = dict[str, Any]
-Chunk = dict[str, Any]
-# Chunks as an async generator, not just an iterator: whoever stops reading one early closes
-# it (`aclose`), which ends the upstream request and frees its limiter slot.
-ChunkStream = AsyncGenerator[Chunk, None]

@@ -1,4 +1,4 @@
-"""How a backend's model id becomes a routable profile: the family (`gateway.family`) plus
+"""How a backend's model id becomes a routable profile: the family (`gateway.core.family`) plus
 config `[[models]]` entries.
 
 What a model can take is decided in this order: a config `[[models]]` entry that says so,
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from gateway.config import ModelEntry
-from gateway.family import BY_ALIAS, E2B, E4B, Member, member_of
-from gateway.types import Modality, ModelInfo
+from gateway.core.family import BY_ALIAS, E2B, E4B, Member, member_of
+from gateway.core.model import Modality, ModelInfo
 
 UNKNOWN_CONTEXT = 8192  # a model nobody describes: assume a small window, not a large one
 

@@ -11,50 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from gateway.backends import Backend
-from gateway.catalogue import Catalogue
-from gateway.errors import GatewayError
-from gateway.types import ModelInfo
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import GatewayError
+from gateway.core.inventory import BackendState, Inventory
 
 log = logging.getLogger("gateway.inventory")
 LIST_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class BackendState:
-    name: str
-    kind: str
-    url: str
-    healthy: bool
-    detail: str = ""
-    models: tuple[ModelInfo, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Inventory:
-    """One consistent view of all backends, in configuration order, models resolved
-    against the catalogue (member, inputs and context always set)."""
-
-    backends: tuple[BackendState, ...] = ()
-    taken_at: float = field(default=0.0)
-
-    def models(self) -> list[ModelInfo]:
-        """Every model on a healthy backend, in backend order."""
-        return [m for b in self.backends if b.healthy for m in b.models]
-
-    @property
-    def ready(self) -> bool:
-        return bool(self.models())
-
-    def why_not_ready(self) -> str:
-        if not self.backends:
-            return "no backends configured"
-        return "; ".join(
-            f"{b.name} ({b.url}): {b.detail if not b.healthy else 'healthy but lists no models'}"
-            for b in self.backends
-        )
 
 
 class Keeper:

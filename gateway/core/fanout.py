@@ -20,8 +20,8 @@ from aiohttp import web
 
 from gateway.backends import Backend
 from gateway.backends.ollama_format import new_completion_id
+from gateway.core.messages import BackendRequest, Chunk, ChunkStream, Completion
 from gateway.sse import stream_response
-from gateway.types import BackendRequest, Chunk, ChunkStream, Completion
 
 
 async def answer(

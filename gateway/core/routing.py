@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from gateway.catalogue import Catalogue
 from gateway.config import RoutingConfig
-from gateway.errors import InvalidRequest, ModelNotFound, NoRoute
-from gateway.family import AUTO_ALIASES, D31B, EDGE, FAMILY, HEARING, LONG, can_take
-from gateway.inventory import Inventory
-from gateway.types import Modality, ModelInfo
+from gateway.core.catalogue import Catalogue
+from gateway.core.errors import InvalidRequest, ModelNotFound, NoRoute
+from gateway.core.family import AUTO_ALIASES, D31B, EDGE, FAMILY, HEARING, LONG, can_take
+from gateway.core.inventory import Inventory
+from gateway.core.model import Modality, ModelInfo
 
 ALWAYS_LONG = 131072  # beyond the edge models' 128K window: the 256K members' work
 NUM_CTX_LADDER = (8192, 16384, 32768, 65536, 131072, 262144)

@@ -12,11 +12,13 @@ import math
 from dataclasses import dataclass
 
 from gateway.config import PreprocessConfig, RoutingConfig
-from gateway.errors import InvalidRequest
-from gateway.routing import Need
-from gateway.tokens import BOS, MESSAGE_OVERHEAD_TOKENS, estimate_text_tokens
-from gateway.types import Audio, ChatMessage, Image, Modality, Part, Text, Video
+from gateway.core.errors import InvalidRequest
+from gateway.core.messages import ChatMessage
+from gateway.core.model import Modality
+from gateway.core.routing import Need
+from gateway.core.tokens import BOS, MESSAGE_OVERHEAD_TOKENS, estimate_text_tokens
 from preprocess.audio import audio_seconds
+from preprocess.media import Audio, Image, Part, Text, Video
 from preprocess.video import video_seconds
 
 AUDIO_TOKENS_PER_SECOND = 25

@@ -1,0 +1,1 @@
+"""The pipeline every front shares: wire-format-free types, routing, dispatch."""
