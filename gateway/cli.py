@@ -8,30 +8,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import logging
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway import __version__
 from gateway.backends import build_backend
-from gateway.chat import decode_and_inspect, explain
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError, redact
 from gateway.core.inventory import Inventory
-from gateway.core.routing import Wish, route
+from gateway.core.pipeline import Pipeline
+from gateway.core.routing import Wish
 from gateway.daemon import detach, pid_file, read_pid_file, serve, stop
 from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
-from gateway.fetch import unfetched, unfetched_note
+from gateway.fronts.openai import dry_run, to_request
 from gateway.keeper import Keeper
+from gateway.metrics import Metrics
 from preprocess.errors import InvalidMedia
-from preprocess.parts import remote_urls
+
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,19 +158,15 @@ def cmd_route(args: argparse.Namespace, config: GatewayConfig) -> int:
 
 
 def _route_direct(raw: bytes, wish: Wish, config: GatewayConfig) -> dict[str, Any]:
-    try:
-        req = parse_chat_request(raw)
-        remote = remote_urls(req) if config.preprocess.allow_remote_media else {}
-        stand_ins = unfetched(remote, config.preprocess)  # a dry run fetches nothing
-        messages, inspection = decode_and_inspect(req, config, stand_ins)
-        snapshot = asyncio.run(_inventory(config))
-        wish = dataclasses.replace(wish, model=wish.model or req.model)
-        need = inspection.need()
-        decision = route(need, wish, snapshot, config.routing, Catalogue(config.models))
-    except (GatewayError, InvalidMedia) as e:
-        return {"error": e.message}
-    answer = explain(decision, inspection, {b.name: b.kind for b in snapshot.backends})
-    return {**answer, "remote_media": unfetched_note(remote)} if remote else answer
+    """The dry run without a gateway: the same prepare and plan, on the configured backends."""
+
+    async def run(pipeline: Pipeline) -> dict[str, Any]:
+        try:
+            return await dry_run(pipeline, to_request(parse_chat_request(raw), wish))
+        except (GatewayError, InvalidMedia) as e:
+            return {"error": e.message}
+
+    return asyncio.run(_with_pipeline(config, run))
 
 
 def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]]:
@@ -176,7 +175,7 @@ def _models_from_gateway(url: str, config: GatewayConfig) -> list[dict[str, Any]
 
 
 def _models_direct(config: GatewayConfig) -> list[dict[str, Any]]:
-    snapshot = asyncio.run(_inventory(config))
+    snapshot = asyncio.run(_with_pipeline(config, _snapshot))
     return [
         {"id": m.id, "backend": m.backend, "member": m.member, "inputs": sorted(m.takes),
          "context": m.context, "loaded": m.loaded}
@@ -184,17 +183,23 @@ def _models_direct(config: GatewayConfig) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-async def _inventory(config: GatewayConfig) -> Inventory:
-    """One snapshot of the configured backends, taken directly (no gateway needed)."""
-    backends = [build_backend(b) for b in config.with_default_backends().backends]
+async def _with_pipeline(config: GatewayConfig, use: Callable[[Pipeline], Awaitable[T]]) -> T:
+    """`use` run on a pipeline over the configured backends, asked directly (no gateway)."""
+    config = config.with_default_backends()
+    backends = {b.name: build_backend(b) for b in config.backends}
+    keeper = Keeper(list(backends.values()), 60, Catalogue(config.models))
     try:
-        snapshot = await Keeper(backends, 60, Catalogue(config.models)).refresh()
+        for b in (await keeper.refresh()).backends:
+            if not b.healthy:
+                print(f"# {b.name}: {b.detail}", file=sys.stderr)
+        with ThreadPoolExecutor(config.preprocess.workers) as pool:
+            return await use(Pipeline(config, keeper, backends, pool, Metrics()))
     finally:
-        await asyncio.gather(*(b.close() for b in backends))
-    for b in snapshot.backends:
-        if not b.healthy:
-            print(f"# {b.name}: {b.detail}", file=sys.stderr)
-    return snapshot
+        await asyncio.gather(*(b.close() for b in backends.values()))
+
+
+async def _snapshot(pipeline: Pipeline) -> Inventory:
+    return pipeline.keeper.snapshot
 
 
 def _request_json(

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from gateway.core.family import ALIASES
+from preprocess.media import MediaLimits
 
 ENV_PREFIX = "GATEWAY_"
 DEFAULT_BACKENDS = (
@@ -105,9 +106,12 @@ class ServerConfig(_Section):
         )
 
 
+BackendKind = Literal["ollama", "openai"]  # the registry in gateway.backends has one class each
+
+
 class BackendConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-    kind: Literal["ollama", "openai"]
+    kind: BackendKind
     url: str
     api_key: str = ""
     max_concurrency: int = Field(default=4, ge=1)
@@ -246,6 +250,21 @@ class GatewayConfig(_Section):
         if dupes := sorted({n for n in names if names.count(n) > 1}):
             raise ValueError(f"backend names must be unique; repeated: {', '.join(dupes)}")
         return backends
+
+    def media_limits(self) -> MediaLimits:
+        """The preprocess section as the plain limits `preprocess` takes; one media item may
+        be as large as a whole body."""
+        p = self.preprocess
+        return MediaLimits(
+            max_media_bytes=int(self.server.max_body_mb * 2**20),
+            image_max_side=p.image_max_side,
+            image_max_pixels=p.image_max_pixels,
+            audio_clip_seconds=p.audio_clip_seconds,
+            max_audio_seconds=p.max_audio_seconds,
+            video_fps=p.video_fps,
+            video_max_seconds=p.video_max_seconds,
+            still_max_side=p.still_max_side,
+        )
 
     def with_default_backends(self) -> GatewayConfig:
         """The contract's defaults (Ollama and LM Studio on their usual ports) when none set."""

@@ -20,7 +20,7 @@ import asyncio
 import ipaddress
 import socket
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,12 +29,12 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.config import PreprocessConfig
 from preprocess.errors import InvalidMedia, MediaTooLarge
-from preprocess.parts import Fetched
+from preprocess.parts import Fetched, Remote
 
 MAX_REDIRECTS = 3
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Allow = Callable[[IPAddress], bool]
-Remote = Mapping[str, tuple[str, str]]  # url -> (kind, param of its first use)
+
 _V4 = ipaddress.IPv4Network
 _V6 = ipaddress.IPv6Network
 

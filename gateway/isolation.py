@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 # What children need imported, loaded once into the forkserver; gateway.cli too, because
 # each child re-runs the main script (the `gateway` console script imports it).
-PRELOAD = ["gateway.cli", "gateway.chat", "preprocess.parts"]
+PRELOAD = ["gateway.cli", "gateway.core.prepare", "preprocess.parts"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(PRELOAD)

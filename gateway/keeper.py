@@ -16,6 +16,7 @@ from gateway.backends import Backend
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError
 from gateway.core.inventory import BackendState, Inventory
+from gateway.core.model import ModelInfo
 
 log = logging.getLogger("gateway.inventory")
 LIST_TIMEOUT_S = 10.0
@@ -63,13 +64,15 @@ class Keeper:
 
 
 async def _state(backend: Backend, catalogue: Catalogue) -> BackendState:
+    def state(detail: str = "", models: tuple[ModelInfo, ...] | None = None) -> BackendState:
+        return BackendState(backend.name, backend.kind, backend.url, models is not None, detail,
+                            models or (), backend.sizes_context)  # fmt: skip
+
     try:
         async with asyncio.timeout(LIST_TIMEOUT_S):
             models = await backend.list_models()
     except GatewayError as e:
-        return BackendState(backend.name, backend.kind, backend.url, False, e.message)
+        return state(e.message)
     except TimeoutError:
-        detail = f"listing models took over {LIST_TIMEOUT_S:g}s"
-        return BackendState(backend.name, backend.kind, backend.url, False, detail)
-    profiles = tuple(catalogue.resolve(m, backend.cfg.edge_images) for m in models)
-    return BackendState(backend.name, backend.kind, backend.url, True, "", profiles)
+        return state(f"listing models took over {LIST_TIMEOUT_S:g}s")
+    return state(models=tuple(catalogue.resolve(m, backend.cfg.edge_images) for m in models))

@@ -1,7 +1,8 @@
-"""The HTTP edge: app factory, middleware, and the chat/models/health handlers.
+"""The HTTP edge: app factory, middleware, the fronts' endpoints and the operations ones.
 
-The chat pipeline itself is in `chat`. Every failure is a `GatewayError` (or a
-`preprocess.InvalidMedia`) rendered once, in OpenAI's shape, by `error_middleware`.
+The pipeline is in `core`, the APIs in `fronts`. Every failure is a `GatewayError` (or a
+`preprocess.InvalidMedia`), rendered once by `error_middleware` in the shape of the front
+whose endpoint was asked (OpenAI's for unknown paths).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from aiohttp import web
 from gateway import __version__
 from gateway.backends import build_backend
 from gateway.budget import ByteBudget, budget_middleware
-from gateway.chat import chat_completions, route_dry_run
 from gateway.config import GatewayConfig
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import (
@@ -33,13 +33,25 @@ from gateway.core.errors import (
     redact,
 )
 from gateway.core.inventory import Inventory
+from gateway.core.pipeline import Pipeline
 from gateway.embedded import embedded_engine
+from gateway.fronts import Endpoint, openai
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.isolation import kill_children, start_forkserver
 from gateway.keeper import Keeper
 from gateway.metrics import Gauge, Metrics
 from gateway.openapi import serve_openapi
-from gateway.state import BACKENDS, BUDGET, CONFIG, KEEPER, MEDIA_POOL, METRICS, REQUEST_ID
+from gateway.state import (
+    BACKENDS,
+    BUDGET,
+    CONFIG,
+    ENDPOINTS,
+    KEEPER,
+    MEDIA_POOL,
+    METRICS,
+    PIPELINE,
+    REQUEST_ID,
+)
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
 log = logging.getLogger("gateway")
@@ -75,17 +87,11 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         app.cleanup_ctx.append(partial(embedded_ctx, log_file=embedded_log))
     app.cleanup_ctx.append(backends_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
-    app.add_routes(
-        [
-            web.post("/v1/chat/completions", chat_completions),
-            web.get("/v1/models", list_models),
-            web.post("/v1/gateway/route", route_dry_run),
-            web.get("/healthz", healthz),
-            web.get("/readyz", readyz),
-            web.get("/metrics", metrics),
-            web.get("/openapi.json", serve_openapi),
-        ]
-    )
+    app.cleanup_ctx.append(pipeline_ctx)
+    endpoints = [*openai.ENDPOINTS, *OPERATIONS]
+    app[ENDPOINTS] = {e.path: e for e in endpoints}
+    app.add_routes([web.get(e.path, e.handler) if e.method == "GET"  # HEAD too, as probes use
+                    else web.route(e.method, e.path, e.handler) for e in endpoints])  # fmt: skip
     return app
 
 
@@ -105,6 +111,11 @@ async def media_pool_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.get_running_loop().run_in_executor(pool, start_forkserver)
         yield
         kill_children()  # requests are over by now; don't wait out their decodes
+
+
+async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PIPELINE] = Pipeline(app[CONFIG], app[KEEPER], app[BACKENDS], app[MEDIA_POOL], app[METRICS])
+    yield
 
 
 async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -133,17 +144,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except asyncio.CancelledError:  # the client hung up (handler cancellation): as nginx logs it
         _record(request, web.Response(status=CLIENT_CLOSED_REQUEST), started)
         raise
-    except GatewayError as e:
-        response = _error_response(e)
-    except InvalidMedia as e:
-        error = PayloadTooLarge if isinstance(e, MediaTooLarge) else InvalidRequest
-        response = _error_response(error(e.message, param=e.param))
-    except web.HTTPException as e:
-        response = _error_response(_http_error(e, request.app[CONFIG].server.max_body_mb))
     except Exception as e:
-        _log_unexpected(e, f"{request.method} {request.path} [{request_id}]")
-        response = _error_response(
-            GatewayError(f"internal gateway error; quote request id {request_id} when reporting")
+        endpoint = request.app[ENDPOINTS].get(request.path)
+        response = (endpoint.render_error if endpoint else openai.error_response)(
+            _as_gateway_error(e, request, request_id)
         )
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
@@ -191,8 +195,17 @@ def _log_unexpected(e: Exception, where: str) -> None:
         )  # fmt: skip
 
 
-def _error_response(e: GatewayError) -> web.Response:
-    return web.json_response(e.body(), status=e.status, headers=e.headers)
+def _as_gateway_error(e: Exception, request: web.Request, request_id: str) -> GatewayError:
+    """Any failure in the vocabulary every front renders; an unexpected one is logged."""
+    if isinstance(e, GatewayError):
+        return e
+    if isinstance(e, InvalidMedia):
+        error = PayloadTooLarge if isinstance(e, MediaTooLarge) else InvalidRequest
+        return error(e.message, param=e.param)
+    if isinstance(e, web.HTTPException):
+        return _http_error(e, request.app[CONFIG].server.max_body_mb)
+    _log_unexpected(e, f"{request.method} {request.path} [{request_id}]")
+    return GatewayError(f"internal gateway error; quote request id {request_id} when reporting")
 
 
 def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
@@ -213,9 +226,11 @@ def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer keys on the API when `server.api_keys` is set; health probes stay open."""
+    """Bearer keys on every route when `server.api_keys` is set, unknown paths included, but
+    for the endpoints that say they are public (health probes, metrics, the API's spec)."""
     keys = request.app[CONFIG].server.api_keys
-    if keys and request.path.startswith("/v1/"):
+    endpoint = request.app[ENDPOINTS].get(request.path)
+    if keys and not (endpoint and endpoint.public):
         token = bearer_token(request.headers.get("Authorization", ""))
         # Every key is compared, so the time taken does not say which one came close.
         if token is None or not any([hmac.compare_digest(token, k.encode()) for k in keys]):
@@ -238,32 +253,6 @@ def bearer_token(header: str) -> bytes | None:
     """
     match = _BEARER.fullmatch(header)
     return match[1].encode() if match else None
-
-
-async def list_models(request: web.Request) -> web.Response:
-    """OpenAI model list: `auto`, the family aliases present, then every concrete model."""
-    keeper = request.app[KEEPER]
-    models = keeper.snapshot.models()
-    present = {m.member for m in models}
-    aliases = ["auto"] + [a for a in keeper.catalogue.members if a in present]
-    data = [{"id": a, "object": "model", "created": 0, "owned_by": "gateway"} for a in aliases]
-    data += [
-        {
-            "id": m.id,
-            "object": "model",
-            "created": 0,
-            "owned_by": m.backend,
-            "gateway": {
-                "backend": m.backend,
-                "member": m.member,
-                "inputs": sorted(m.takes),
-                "context": m.context,
-                "loaded": m.loaded,
-            },
-        }
-        for m in models
-    ]
-    return web.json_response({"object": "list", "data": data})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -316,3 +305,11 @@ async def metrics(request: web.Request) -> web.Response:
         text=app[METRICS].render(gauges), content_type="text/plain", charset="utf-8",
         headers={"Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+OPERATIONS = [
+    Endpoint("GET", "/healthz", healthz, openai.error_response, public=True),
+    Endpoint("GET", "/readyz", readyz, openai.error_response, public=True),
+    Endpoint("GET", "/metrics", metrics, openai.error_response, public=True),
+    Endpoint("GET", "/openapi.json", serve_openapi, openai.error_response, public=True),
+]

@@ -7,6 +7,8 @@ from aiohttp import web
 from gateway.backends import Backend
 from gateway.budget import ByteBudget
 from gateway.config import GatewayConfig
+from gateway.core.pipeline import Pipeline
+from gateway.fronts import Endpoint
 from gateway.keeper import Keeper
 from gateway.metrics import Metrics
 
@@ -17,3 +19,5 @@ REQUEST_ID = web.RequestKey("request_id", str)
 MEDIA_POOL = web.AppKey("media_pool", ThreadPoolExecutor)
 METRICS = web.AppKey("metrics", Metrics)
 BUDGET = web.AppKey("budget", ByteBudget)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+ENDPOINTS = web.AppKey("endpoints", dict[str, Endpoint])  # by path

@@ -1,146 +1,133 @@
-"""Glue from the client's content parts to what backends take.
+"""From a request's parts to what every backend takes, one part at a time.
 
-`expand_messages` decodes base64 (or takes already-fetched remote bytes) into typed parts;
-`prepare_media` turns them into what every backend accepts: images as PNG/JPEG within the
-size limits, audio as 16 kHz mono WAV clips of at most 30 s, video as timestamped JPEG
-stills. Both are blocking and pure; the server runs them in a bounded executor.
+`prepare_part` decodes a part's base64 (or takes bytes fetched beforehand) and turns it into
+what every backend accepts: images as PNG/JPEG within the size limits, audio as 16 kHz mono
+WAV clips of at most 30 s, video as timestamped JPEG stills. It is blocking and pure; the
+gateway runs it in a decoding child process, once per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
 
-from gateway.config import PreprocessConfig
-from gateway.core.estimate import MediaPlan
-from gateway.core.messages import ChatMessage
-from gateway.fronts.openai_wire import (
-    AudioPart,
-    ChatRequest,
-    ImagePart,
-    Message,
-    TextPart,
-    VideoPart,
-)
-from preprocess.audio import audio_clips
+from preprocess.audio import audio_clips, audio_seconds
 from preprocess.errors import InvalidMedia
 from preprocess.image import normalize_image
-from preprocess.media import Audio, BackendPart, Part, Text, Video
-from preprocess.media import Image as ImageData
+from preprocess.media import (
+    Audio,
+    BackendPart,
+    Encoded,
+    Image,
+    MediaLimits,
+    MediaPlan,
+    Source,
+    Text,
+    Video,
+)
 from preprocess.sources import decode_base64, decode_data_url
 from preprocess.video import video_stills
 
-Fetched = Mapping[str, tuple[str, bytes]]  # remote URL -> (content type, bytes)
+Fetched = Mapping[str, tuple[str, bytes]]
+"""Remote media fetched before decoding: URL -> (content type, bytes). Empty bytes stand for
+media the dry run counted without fetching."""
+Remote = dict[str, tuple[str, str]]
 
 
-def expand_messages(
-    req: ChatRequest, max_media_bytes: int, fetched: Fetched | None = None
-) -> list[ChatMessage[Part]]:
-    """Decode every message's media; raises InvalidMedia naming the offending part."""
-    return [_message(m, i, max_media_bytes, fetched or {}) for i, m in enumerate(req.messages)]
-
-
-def _message(msg: Message, i: int, max_bytes: int, fetched: Fetched) -> ChatMessage[Part]:
-    extra = msg.passthrough()
-    if msg.content is None:
-        return ChatMessage(msg.role, [], extra)
-    if isinstance(msg.content, str):
-        return ChatMessage(msg.role, [Text(msg.content)], extra)
-    parts = [
-        _part(p, f"messages[{i}].content[{j}]", max_bytes, fetched)
-        for j, p in enumerate(msg.content)
-    ]
-    return ChatMessage(msg.role, parts, extra)
-
-
-def _part(
-    part: TextPart | ImagePart | AudioPart | VideoPart, param: str, max_bytes: int,
-    fetched: Fetched,
-) -> Part:  # fmt: skip
-    if isinstance(part, TextPart):
-        return Text(part.text)
-    if isinstance(part, AudioPart):
-        param += ".input_audio.data"
-        return Audio(decode_base64(part.input_audio.data, "audio", param, max_bytes),
-                     part.input_audio.format)  # fmt: skip
-    if isinstance(part, ImagePart):
-        kind, url, param = "image", part.image_url.url, param + ".image_url.url"
-    else:
-        kind, url, param = "video", part.video_url.url, param + ".video_url.url"
-    mime, data = fetched.get(url) or decode_data_url(url, kind, param, max_bytes)
-    if not mime.startswith(f"{kind}/") and mime != "application/octet-stream":
-        raise InvalidMedia(f"{kind} data URL has MIME type {mime!r}; expected {kind}/*", param)
-    return ImageData(data, mime) if kind == "image" else Video(data, mime)
-
-
-def remote_urls(req: ChatRequest) -> dict[str, tuple[str, str]]:
-    """`https://` media URLs in the request: url -> (kind, param of its first use)."""
-    urls: dict[str, tuple[str, str]] = {}
-    for i, msg in enumerate(req.messages):
-        for j, p in enumerate(msg.content if isinstance(msg.content, list) else ()):
-            if isinstance(p, ImagePart | VideoPart):
-                kind = "image" if isinstance(p, ImagePart) else "video"
-                url = p.image_url.url if isinstance(p, ImagePart) else p.video_url.url
-                if url.lower().startswith("https://"):
-                    urls.setdefault(url, (kind, f"messages[{i}].content[{j}].{kind}_url.url"))
-    return urls
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    messages: list[ChatMessage[BackendPart]]
-    plan: MediaPlan
-
-
-def prepare_media(messages: list[ChatMessage[Part]], cfg: PreprocessConfig) -> Prepared:
-    """Every part made into what any backend takes; the plan says what was done."""
-    plan = MediaPlan()
-    out = []
-    for i, msg in enumerate(messages):
-        parts: list[BackendPart] = []
-        for j, part in enumerate(msg.parts):
-            parts += _prepared(part, f"messages[{i}].content[{j}]", cfg, plan)
-        out.append(ChatMessage(msg.role, parts, msg.extra))
-    return Prepared(out, plan)
-
-
-def _prepared(part: Part, param: str, cfg: PreprocessConfig, plan: MediaPlan) -> list[BackendPart]:
-    if isinstance(part, ImageData):
+def prepare_part(
+    part: Source, limits: MediaLimits, plan: MediaPlan, fetched: Fetched | None = None
+) -> list[BackendPart]:
+    """One part made into what any backend takes; `plan` counts what was made. Raises
+    `InvalidMedia` naming the part (`Encoded.param`)."""
+    if isinstance(part, Text):
+        return [part]
+    media = decode(part, limits, fetched or {})
+    if not media.data:
+        _count_unfetched(media, limits, plan)
+        return []
+    if isinstance(media, Image):
         image = normalize_image(
-            part.data,
-            part.mime,
-            max_side=cfg.image_max_side,
-            max_pixels=cfg.image_max_pixels,
-            param=param + ".image_url.url",
+            media.data,
+            media.mime,
+            max_side=limits.image_max_side,
+            max_pixels=limits.image_max_pixels,
+            param=part.param,
         )
         plan.images += 1
-        return [ImageData(image.data, image.mime)]  # fmt: skip
-    if isinstance(part, Audio):
-        clips = audio_clips(
-            part.data,
-            clip_seconds=cfg.audio_clip_seconds,
-            max_seconds=cfg.max_audio_seconds,
-            param=param + ".input_audio.data",
+        return [Image(image.data, image.mime)]
+    if isinstance(media, Audio):
+        return _audio(media, part.param, limits, plan)
+    return _video(media, part.param, limits, plan)
+
+
+def decode(part: Encoded, limits: MediaLimits, fetched: Fetched) -> Image | Audio | Video:
+    """The part's bytes: bare base64 for audio, a data URL or fetched bytes for the rest."""
+    if part.kind == "audio":
+        data = decode_base64(part.data, "audio", part.param, limits.max_media_bytes)
+        return Audio(data, part.format or "wav")
+    kind = part.kind
+    mime, data = fetched.get(part.data) or decode_data_url(
+        part.data, kind, part.param, limits.max_media_bytes
+    )
+    if not mime.startswith(f"{kind}/") and mime != "application/octet-stream":
+        raise InvalidMedia(f"{kind} data URL has MIME type {mime!r}; expected {kind}/*", part.param)
+    return Image(data, mime) if kind == "image" else Video(data, mime)
+
+
+def _audio(media: Audio, param: str, limits: MediaLimits, plan: MediaPlan) -> list[BackendPart]:
+    # The request's audio, all parts together, checked from the header before decoding.
+    if (total := plan.audio_s + audio_seconds(media.data, param)) > limits.max_audio_seconds:
+        raise InvalidMedia(
+            f"the request carries {total:.0f}s of audio; the limit is "
+            f"{limits.max_audio_seconds:g}s "
+            "(preprocess.max_audio_seconds): send less audio",
+            param,
         )
-        plan.audios += 1
-        plan.clips += len(clips)
-        plan.audio_s += sum(c.seconds for c in clips)
-        return [Audio(c.wav, "wav") for c in clips]  # fmt: skip
-    if isinstance(part, Video):
-        stills = video_stills(
-            part.data,
-            fps=cfg.video_fps,
-            max_seconds=cfg.video_max_seconds,
-            max_side=cfg.still_max_side,
-            param=param + ".video_url.url",
-        )
+    clips = audio_clips(
+        media.data,
+        clip_seconds=limits.audio_clip_seconds,
+        max_seconds=limits.max_audio_seconds,
+        param=param,
+    )
+    plan.audios += 1
+    plan.clips += len(clips)
+    plan.audio_s += sum(c.seconds for c in clips)
+    return [Audio(c.wav, "wav") for c in clips]
+
+
+def _video(media: Video, param: str, limits: MediaLimits, plan: MediaPlan) -> list[BackendPart]:
+    stills = video_stills(
+        media.data,
+        fps=limits.video_fps,
+        max_seconds=limits.video_max_seconds,
+        max_side=limits.still_max_side,
+        param=param,
+    )
+    plan.videos += 1
+    plan.frames += len(stills.stills)
+    plan.truncated_s += stills.truncated_s
+    # Labelled as Gemma's own video processor does: "mm:ss" right before each frame.
+    return [p for s in stills.stills for p in (Text(timestamp(s.second)),
+                                                Image(s.jpeg, "image/jpeg"))]  # fmt: skip
+
+
+def _count_unfetched(media: Image | Audio | Video, limits: MediaLimits, plan: MediaPlan) -> None:
+    """Media the dry run did not fetch: an image counts as one, a video as one of unknown
+    length, at the cap."""
+    if isinstance(media, Video):
         plan.videos += 1
-        plan.frames += len(stills.stills)
-        plan.truncated_s += stills.truncated_s
-        # Labelled as Gemma's own video processor does: "mm:ss" right before each frame.
-        return [p for s in stills.stills for p in (Text(timestamp(s.second)),
-                                                    ImageData(s.jpeg, "image/jpeg"))]  # fmt: skip
-    return [part]
+        plan.frames += math.ceil(limits.video_max_seconds * limits.video_fps)
+    else:
+        plan.images += 1
+
+
+def remote_urls(parts: Iterable[Source]) -> Remote:
+    """`https://` media URLs among `parts`: url -> (kind, param of its first use)."""
+    urls: Remote = {}
+    for p in parts:
+        if isinstance(p, Encoded) and p.kind != "audio" and p.data[:8].lower() == "https://":
+            urls.setdefault(p.data, (p.kind, p.param))
+    return urls
 
 
 def timestamp(second: float) -> str:

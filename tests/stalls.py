@@ -21,7 +21,7 @@ def hold_a_video_temp_file(report: str) -> None:
 
 
 def linger(*args: Any) -> None:
-    """A decode (standing in for prepare_media) that makes a temp file and never ends; the
+    """A decode (standing in for `core.prepare.prepare`) that makes a temp file and never ends; the
     file's name carries the child's pid."""
     fd, _ = tempfile.mkstemp(prefix=f"pid-{os.getpid()}-")
     os.close(fd)

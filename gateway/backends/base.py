@@ -28,6 +28,7 @@ class Backend(Protocol):
     url: str
     cfg: BackendConfig
     limiter: Limiter
+    sizes_context: bool
 
     async def chat(self, req: BackendRequest) -> Completion: ...
 
@@ -39,9 +40,15 @@ class Backend(Protocol):
 
 
 class BackendBase(ABC):
-    """What every adapter shares: identity, limits, and timeouts around `_stream`."""
+    """What every adapter shares: identity, limits, and timeouts around `_stream`.
+
+    Capabilities are class data, read by the pipeline instead of checking kinds:
+    `sizes_context` says the server must be told the context to load a model with (Ollama's
+    `num_ctx`: left alone, it silently truncates to its default).
+    """
 
     kind: str
+    sizes_context = False
 
     def __init__(self, cfg: BackendConfig) -> None:
         self.name = cfg.name

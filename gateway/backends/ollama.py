@@ -80,6 +80,7 @@ class OllamaBackend(BackendBase):
     """An Ollama server; `/api/show` answers are cached per digest (they never change)."""
 
     kind = "ollama"
+    sizes_context = True
 
     def __init__(self, cfg: BackendConfig) -> None:
         super().__init__(cfg)

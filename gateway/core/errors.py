@@ -1,14 +1,14 @@
-"""One error vocabulary for the whole gateway, rendered once as OpenAI's error object.
+"""One error vocabulary for the whole gateway; each front renders it in its own shape.
 
-Every failure a user can see is a `GatewayError`: the HTTP middleware and the SSE writer
-both call `GatewayError.body()`, so a client gets the same shape whether the request failed
-before the first byte or in the middle of a stream.
+Every failure a user can see is a `GatewayError` with an HTTP status, a type and code (in
+OpenAI's vocabulary, which other fronts map from) and a message that says what to do. The
+front that served the route renders it, before the first byte (the server's middleware) or
+in the middle of a stream (its stream writer), so a client always gets its API's shape.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 # The user:password of a URL (up to its last @ before a path, space or quote).
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s'\"<>]*@")
@@ -45,18 +45,6 @@ class GatewayError(Exception):
         if code is not None:
             self.code = code
         self.headers = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        """The OpenAI error envelope, plus a marker saying the gateway produced it."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-                "source": "gateway",
-            }
-        }
 
 
 class InvalidRequest(GatewayError):

@@ -12,35 +12,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any
-
-from aiohttp import web
 
 from gateway.backends import Backend
 from gateway.backends.ollama_format import new_completion_id
 from gateway.core.messages import BackendRequest, Chunk, ChunkStream, Completion
-from gateway.sse import stream_response
 
 
-async def answer(
-    request: web.Request,
-    backend: Backend,
-    breq: BackendRequest,
-    n: int,
-    stream: bool,
-    headers: Mapping[str, str],
-) -> web.StreamResponse:
-    """`n` == 1 is relayed as the backend sends it; more choices are merged."""
+async def complete(backend: Backend, breq: BackendRequest, n: int) -> Completion:
+    """`n` == 1 is relayed as the backend answers; more choices are merged."""
     if n == 1:
-        if stream:
-            return await stream_response(request, _slotted(backend, breq), headers)
-        return web.json_response(await _chat(backend, breq), headers=headers)
-    breqs = choice_requests(breq, n)
-    if stream:
-        return await stream_response(request, merged_stream(backend, breqs), headers)
-    return web.json_response(await merged_chat(backend, breqs), headers=headers)
+        return await _chat(backend, breq)
+    return await merged_chat(backend, choice_requests(breq, n))
+
+
+def stream(backend: Backend, breq: BackendRequest, n: int) -> ChunkStream:
+    """`n` == 1 is relayed as the backend streams it; more choices are merged."""
+    if n == 1:
+        return _slotted(backend, breq)
+    return merged_stream(backend, choice_requests(breq, n))
 
 
 def choice_requests(breq: BackendRequest, n: int) -> list[BackendRequest]:

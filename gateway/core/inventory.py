@@ -18,6 +18,7 @@ class BackendState:
     healthy: bool
     detail: str = ""
     models: tuple[ModelInfo, ...] = ()
+    sizes_context: bool = False  # its kind's capability (`gateway.backends`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,17 @@ from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from preprocess.media import BackendPart, Part, Text
+from preprocess.media import BackendPart, Source, Text
 
-PartT = TypeVar("PartT", bound=Part)
+PartT = TypeVar("PartT", bound=Source | BackendPart)
 
 
 @dataclass(slots=True)
 class ChatMessage(Generic[PartT]):
-    """A message whose media is decoded; `extra` keeps tool_calls, tool_call_id, name.
+    """A message in the core's terms; `extra` keeps tool_calls, tool_call_id, name.
 
-    `ChatMessage[Part]` as decoded from a request; `ChatMessage[BackendPart]` once prepared.
+    `ChatMessage[Source]` as a front hands it over (media still encoded),
+    `ChatMessage[BackendPart]` once prepared (what backends take).
     """
 
     role: str

@@ -1,2 +1,39 @@
-"""Fronts: each API the gateway speaks, parsing its wire format into the core request and
-rendering outcomes and errors in its own shape."""
+"""Fronts: each API the gateway speaks parses its wire format into the core `Request` and
+renders the pipeline's outcomes and errors in its own shape.
+
+A front declares its routes as `Endpoint`s; the server mounts them all, and its middleware
+asks the matched endpoint how to render an error and whether it is `public`. Auth is thus a
+property of the route, on unless an endpoint says otherwise (the health probes, metrics and
+the API description), so a new front's routes are guarded without anyone remembering to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from gateway.core.errors import GatewayError
+from gateway.core.routing import Wish
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ErrorRenderer = Callable[[GatewayError], web.Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    render_error: ErrorRenderer
+    public: bool = False  # answered without an API key
+
+
+def wish(request: web.Request, model: str | None) -> Wish:
+    """The contract's routing headers; `X-Gateway-Model` wins over the body's model."""
+    return Wish(
+        model=request.headers.get("X-Gateway-Model") or model,
+        backend=request.headers.get("X-Gateway-Backend"),
+        prefer=request.headers.get("X-Gateway-Prefer"),
+    )

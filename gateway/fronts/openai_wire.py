@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gateway.core.errors import GatewayError
+
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="allow")
@@ -251,3 +253,16 @@ class ChatRequest(SamplingFields):
 
 
 _SAMPLING = set(SamplingFields.model_fields)
+
+
+def error_body(e: GatewayError) -> dict[str, Any]:
+    """OpenAI's error envelope, plus a marker saying the gateway produced it."""
+    return {
+        "error": {
+            "message": e.message,
+            "type": e.type,
+            "param": e.param,
+            "code": e.code,
+            "source": "gateway",
+        }
+    }

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from gateway import chat, server
+from gateway import server
 from gateway.backends.ollama import OllamaBackend
 from gateway.core.errors import InvalidRequest
 from gateway.core.messages import BackendRequest, ChatMessage
+from gateway.fronts import openai as front
 from preprocess.media import Text
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.ollama_server import OllamaEmulator
@@ -141,7 +142,7 @@ async def test_alike_unexpected_errors_write_one_traceback(
     def explode(body: bytes) -> None:
         raise Boom("a bug")
 
-    monkeypatch.setattr(chat, "parse_chat_request", explode)
+    monkeypatch.setattr(front, "parse_chat_request", explode)
     caplog.set_level(logging.INFO, logger="gateway")
     ids = [f"req-{i}" for i in range(5)]
     for request_id in ids:

@@ -25,8 +25,9 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from gateway import chat
+from gateway.core import pipeline
 from gateway.edge import MAX_JSON_VALUES
+from gateway.fronts import openai as front
 from gateway.fronts.openai_wire import MAX_MESSAGES, MAX_PARTS, ChatRequest
 from gateway.isolation import Limits, run_isolated
 from gateway.state import METRICS
@@ -103,14 +104,14 @@ async def until(check: Any, seconds: float, what: str) -> None:
 def watch_parsed(monkeypatch: pytest.MonkeyPatch) -> list[weakref.ref[ChatRequest]]:
     """Weak references to every request the gateway parses from now on."""
     parsed: list[weakref.ref[ChatRequest]] = []
-    parse = chat.parse_chat_request
+    parse = front.parse_chat_request
 
     def watched(body: bytes) -> ChatRequest:
         req = parse(body)
         parsed.append(weakref.ref(req))
         return req
 
-    monkeypatch.setattr(chat, "parse_chat_request", watched)
+    monkeypatch.setattr(front, "parse_chat_request", watched)
     return parsed
 
 
@@ -289,7 +290,7 @@ def lingering(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "tmp"
     root.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(root))
-    monkeypatch.setattr(chat, "prepare_media", linger)  # pickled by name: the child runs it
+    monkeypatch.setattr(pipeline, "prepare", linger)  # pickled by name: the child runs it
     return root
 
 

@@ -1,8 +1,9 @@
 """OpenAI server-sent events: the only place that frames `data: ...` lines.
 
-The first chunk is awaited before any byte is sent, so a failure to start (backend down,
-model missing, timeout before the first token) is still an ordinary HTTP error with its
-status; after that the status is 200 and a failure can only be an error event.
+The pipeline hands over a stream whose first chunk has arrived before any byte is sent, so
+a failure to start (backend down, model missing, timeout before the first token) is still an
+ordinary HTTP error with its status; after that the status is 200 and a failure can only be
+an error event.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from aiohttp import web
 
 from gateway.core.errors import GatewayError
-from gateway.core.messages import Chunk, ChunkStream
+from gateway.core.messages import Chunk
+from gateway.core.pipeline import Primed
+from gateway.fronts.openai_wire import error_body
 from gateway.intake import cut_off
 from gateway.state import CONFIG
 
@@ -39,16 +42,16 @@ def frame(obj: object) -> bytes:
 
 
 async def stream_response(
-    request: web.Request, chunks: ChunkStream, headers: Mapping[str, str]
+    request: web.Request, primed: Primed, headers: Mapping[str, str]
 ) -> web.StreamResponse:
-    """Relay `chunks` as SSE; `data: [DONE]` only when the upstream finished cleanly.
+    """Relay a primed stream as SSE; `data: [DONE]` only when the upstream finished cleanly.
 
     A client that takes nothing for `server.client_write_timeout_s` (a write waits while its
     socket is full) is cut off, and the backend stream closed first: that frees its slot.
     """
     stall_s = request.app[CONFIG].server.client_write_timeout_s
+    first, chunks = primed.first, primed.rest
     try:
-        first = await anext(chunks, None)
         response = web.StreamResponse(headers={**SSE_HEADERS, **headers})
         try:
             await _bounded(response.prepare(request), stall_s)
@@ -71,7 +74,7 @@ async def _relay(
             await _bounded(response.write(frame(chunk)), stall_s)
     except GatewayError as e:
         log.warning("stream %s ended with an error: %s", response.headers.get("X-Request-Id"), e)
-        await _bounded(response.write(frame(e.body())), stall_s)
+        await _bounded(response.write(frame(error_body(e))), stall_s)
         return
     await _bounded(response.write(DONE), stall_s)
 

@@ -1,0 +1,253 @@
+"""The one pipeline every front drives: prepare -> plan -> dispatch.
+
+- `prepare`: remote media fetched (within its caps), then decoding, preprocessing and the
+  estimate in **one** blocking call (`core.prepare`), in a decoding child when there is
+  media (`gateway.isolation`), in a pool thread when the text is long, inline otherwise.
+- `plan`: the pure router on the inventory snapshot, refreshed once on a miss.
+- `dispatch`: the candidates in order, each in its backend's limiter slot, until one starts
+  answering; a stream is returned primed (its first chunk received), so a failure to start
+  still fails over and a front still answers it with a status.
+
+Fronts parse their wire format into a `core.request.Request` and render the `Outcome`
+(OpenAI-shaped completions and chunks, the neutral shape) and errors in their own format.
+Nothing here reads or writes HTTP; the dry run (`gateway route`) runs the same `prepare`
+and `plan`, fetching nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from gateway.backends import Backend
+from gateway.config import GatewayConfig
+from gateway.core.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    ModelNotFound,
+    NoRoute,
+    QueueFull,
+)
+from gateway.core.fanout import complete, stream
+from gateway.core.inventory import Inventory
+from gateway.core.messages import BackendRequest, Chunk, ChunkStream, Completion
+from gateway.core.model import ModelInfo
+from gateway.core.prepare import Prepared, prepare
+from gateway.core.request import Request
+from gateway.core.routing import RouteDecision, Wish, route
+from gateway.fetch import fetch_all, unfetched
+from gateway.isolation import Isolated, Limits
+from gateway.keeper import Keeper
+from gateway.metrics import Metrics
+from preprocess.media import MediaPlan, Text
+from preprocess.parts import Fetched
+
+log = logging.getLogger("gateway.pipeline")
+T = TypeVar("T")
+
+# Text-only requests with more text or messages than this are estimated in a pool thread:
+# the estimator takes ~1 µs per 10 characters, and each message ~60 µs to build (5,000: 0.3 s).
+INLINE_TEXT_CHARS = 256 * 1024
+INLINE_OBJECTS = 200
+MISS_REFRESH_AFTER_S = 1.0  # a miss refreshes the snapshot unless it is this fresh
+MAX_ATTEMPTS = 3
+# Failures that say nothing about the request itself: another candidate may well succeed.
+RETRYABLE = (BackendUnavailable, BackendTimeout, BackendError, ModelNotFound, QueueFull)
+
+
+@dataclass(slots=True)
+class Primed:
+    """A stream whose first chunk has arrived (None: it ended at once). Whoever takes it
+    must close `rest` however it ends: that ends the upstream and frees its limiter slot."""
+
+    first: Chunk | None
+    rest: ChunkStream
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A backend's answer: a whole completion, or a primed stream; with the contract's
+    `X-Gateway-*` headers saying who answered and why."""
+
+    model: ModelInfo
+    headers: dict[str, str]
+    completion: Completion | None = None
+    stream: Primed | None = None
+
+
+@dataclass(slots=True)
+class Pipeline:
+    """What a request needs from the running gateway, with no HTTP in it."""
+
+    config: GatewayConfig
+    keeper: Keeper
+    backends: dict[str, Backend]
+    pool: Executor
+    metrics: Metrics
+
+    async def prepare(self, req: Request, dry: bool = False) -> Prepared:
+        """Fetch remote media (the dry run counts it instead), then one blocking trip."""
+        fetched = await self._fetch(req, dry)
+        decodes = req.decodes()
+        texts = (len(p.text) for m in req.messages for p in m.parts if isinstance(p, Text))
+        long = len(req.messages) > INLINE_OBJECTS or sum(texts) > INLINE_TEXT_CHARS
+        run = self.isolate if decodes else self.offload
+        started = time.perf_counter()
+        prepared = await run(decodes or long, prepare, req.messages, req.output_tokens,
+                             self.config, fetched)  # fmt: skip
+        if decodes:
+            self.metrics.media_seconds.observe(time.perf_counter() - started)
+        return prepared
+
+    async def _fetch(self, req: Request, dry: bool) -> Fetched:
+        media = self.config.preprocess
+        if not media.allow_remote_media or not (urls := req.remote()):
+            return {}
+        return unfetched(urls, media) if dry else await fetch_all(urls, media)
+
+    async def plan(self, prepared: Prepared, wish: Wish, request_id: str = "-") -> RouteDecision:
+        """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
+        need, policy, keeper = prepared.need(), self.config.routing, self.keeper
+        busy = {n: b.limiter.in_flight + b.limiter.waiting for n, b in self.backends.items()}
+
+        def decide_on(snapshot: Inventory) -> RouteDecision:
+            return route(need, wish, snapshot, policy, keeper.catalogue, busy)
+
+        try:
+            decision = decide_on(keeper.snapshot)
+        except (ModelNotFound, NoRoute):
+            if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
+                raise
+            decision = decide_on(await keeper.refresh())
+        log.info(
+            "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
+            request_id, wish.model or "auto", decision.model.id, decision.backend,
+            decision.reason, decision.tokens, len(decision.candidates),
+        )  # fmt: skip
+        return decision
+
+    async def dispatch(
+        self, req: Request, prepared: Prepared, decision: RouteDecision, request_id: str = "-"
+    ) -> Outcome:
+        """Try the candidates in order until one starts answering (reason `fallback` after
+        the first); the first failure that says something about the request is raised."""
+        last: GatewayError | None = None
+        for attempt, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
+            backend = self.backends[model.backend]
+            reason = decision.reason if attempt == 0 else "fallback"
+            headers = response_headers(model, reason, decision.tokens, prepared.plan, request_id)
+            breq = backend_request(req, prepared, model, backend, decision)
+            try:
+                outcome = await self._attempt(backend, breq, req, model, headers)
+            except RETRYABLE as e:
+                self.metrics.backend_failures.inc(model.backend, e.code or "error")
+                if isinstance(e, BackendUnavailable):
+                    self.keeper.refresh_soon()
+                log.warning("[%s] %s on %s failed before answering: %s",
+                            request_id, model.id, model.backend, e.message)  # fmt: skip
+                last = e
+                continue
+            self.metrics.routed.inc(model.id, model.backend, reason)
+            return outcome
+        assert last is not None  # candidates are never empty
+        try:
+            raise last
+        finally:  # else this frame and `last`'s traceback hold each other, and the request's
+            del last  # media with them, until the garbage collector runs (hazards.md)
+
+    async def _attempt(
+        self, backend: Backend, breq: BackendRequest, req: Request, model: ModelInfo,
+        headers: dict[str, str],
+    ) -> Outcome:  # fmt: skip
+        if not req.stream:
+            return Outcome(model, headers, completion=await complete(backend, breq, req.choices))
+        chunks = stream(backend, breq, req.choices)
+        try:
+            first = await anext(chunks, None)
+        except BaseException:  # a failure to start, or the client left: free the slot now
+            await chunks.aclose()
+            raise
+        return Outcome(model, headers, stream=Primed(first, chunks))
+
+    async def offload(self, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` in the media pool when the work is heavy, inline when it is trivial."""
+        if not heavy:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def isolate(self, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
+        """Run decoding `fn` in a child process (see `isolation`) when there is media to
+        decode, waited for from the media pool; inline when there is nothing heavy."""
+        if not heavy:
+            return fn(*args)
+        media = self.config.preprocess
+        call = Isolated(Limits(media.decode_memory_mb, media.decode_timeout_s))
+        try:
+            return await self.offload(True, call.run, fn, *args)
+        finally:
+            call.cancel()  # a client that hung up cancelled us: its decode dies now
+
+
+def backend_request(
+    req: Request, prepared: Prepared, model: ModelInfo, backend: Backend, decision: RouteDecision
+) -> BackendRequest:
+    """A backend that sizes its context (Ollama) is told a `num_ctx` that holds the request."""
+    context = decision.num_ctx(model) if backend.sizes_context else None
+    return BackendRequest(model.id, prepared.messages, req.sampling, req.include_usage, context)
+
+
+def response_headers(
+    model: ModelInfo, reason: str, tokens: int, plan: MediaPlan, request_id: str
+) -> dict[str, str]:
+    headers = {
+        "X-Gateway-Model": model.id,
+        "X-Gateway-Backend": model.backend,
+        "X-Gateway-Route": reason,
+        "X-Gateway-Tokens-Estimate": str(tokens),
+        "X-Request-Id": request_id,
+    }
+    if preprocess := describe_plan(plan):
+        headers["X-Gateway-Preprocess"] = preprocess
+    return headers
+
+
+def explain(decision: RouteDecision, prepared: Prepared, snapshot: Inventory) -> dict[str, Any]:
+    """The decision as `gateway route` prints it."""
+    sizing = {b.name for b in snapshot.backends if b.sizes_context}
+
+    def described(m: ModelInfo) -> dict[str, Any]:
+        ctx = decision.num_ctx(m) if m.backend in sizing else None
+        return {"model": m.id, "backend": m.backend, "member": m.member, "num_ctx": ctx}
+
+    return {
+        **described(decision.model),
+        "reason": decision.reason,
+        "tokens_estimate": decision.tokens,
+        "estimate": dataclasses.asdict(prepared.estimate),
+        "modalities": sorted(prepared.modalities),
+        "preprocess": dataclasses.asdict(prepared.plan),
+        "candidates": [described(m) for m in decision.candidates],
+    }
+
+
+def describe_plan(plan: MediaPlan) -> str:
+    """The contract's `X-Gateway-Preprocess` value; empty when no media was touched.
+
+    >>> describe_plan(MediaPlan(videos=1, frames=60, truncated_s=30.4, audios=1, clips=3))
+    'video=1;frames=60;truncated_s=30;audio=1;clips=3'
+    """
+    parts = []
+    if plan.videos:
+        parts += [f"video={plan.videos}", f"frames={plan.frames}",
+                  f"truncated_s={round(plan.truncated_s)}"]  # fmt: skip
+    if plan.audios:
+        parts += [f"audio={plan.audios}", f"clips={plan.clips}"]
+    return ";".join(parts)

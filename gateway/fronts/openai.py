@@ -1,0 +1,164 @@
+"""The OpenAI front: `/v1/chat/completions`, `/v1/models` and the dry run `/v1/gateway/route`.
+
+It owns OpenAI's wire format both ways: the body is parsed (`openai_wire`) into the core
+`Request`, outcomes are rendered as `chat.completion` objects or SSE, errors in OpenAI's
+envelope. Everything between is the shared pipeline (`core.pipeline`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.core.errors import GatewayError
+from gateway.core.messages import ChatMessage
+from gateway.core.pipeline import Outcome, Pipeline, explain
+from gateway.core.request import Request
+from gateway.core.routing import Wish
+from gateway.edge import (
+    MAX_JSON_VALUES,
+    count_json_values,
+    crowded,
+    parse_chat_request,
+    too_many_values,
+)
+from gateway.fetch import unfetched_note
+from gateway.fronts import Endpoint, wish
+from gateway.fronts.openai_wire import (
+    AudioPart,
+    ChatRequest,
+    ContentPart,
+    ImagePart,
+    Message,
+    TextPart,
+    error_body,
+)
+from gateway.fronts.sse import stream_response
+from gateway.state import PIPELINE, REQUEST_ID
+from preprocess.media import Encoded, Source, Text
+
+# Bodies above this size or with more JSON objects than this are parsed off the loop: a few
+# MB of base64 takes milliseconds, and each message ~60 µs (5,000 of them: 0.3 s).
+INLINE_PARSE_BYTES = 256 * 1024
+INLINE_OBJECTS = 200
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    pipeline, request_id = request.app[PIPELINE], request[REQUEST_ID]
+    req = await read_request(request)
+    prepared = await pipeline.prepare(req)
+    decision = await pipeline.plan(prepared, req.wish, request_id)
+    return await render(request, await pipeline.dispatch(req, prepared, decision, request_id))
+
+
+async def route_dry_run(request: web.Request) -> web.Response:
+    """`POST /v1/gateway/route`: the decision a chat request would get, on the live inventory
+    and load, with nothing forwarded. `gateway route` asks it when a gateway runs, so the dry
+    run sees what the gateway sees (the embedded engine, requests in flight)."""
+    req = await read_request(request)
+    return web.json_response(await dry_run(request.app[PIPELINE], req, request[REQUEST_ID]))
+
+
+async def dry_run(pipeline: Pipeline, req: Request, request_id: str = "-") -> dict[str, Any]:
+    """What a real request goes through, up to the decision: remote media is counted, not
+    fetched (`fetch.unfetched`)."""
+    prepared = await pipeline.prepare(req, dry=True)
+    decision = await pipeline.plan(prepared, req.wish, request_id)
+    answer = explain(decision, prepared, pipeline.keeper.snapshot)
+    if pipeline.config.preprocess.allow_remote_media and (urls := req.remote()):
+        answer["remote_media"] = unfetched_note(urls)
+    return answer
+
+
+async def read_request(request: web.Request) -> Request:
+    """The body parsed, off the loop when it is large, into the core request."""
+    body, pipeline = await request.read(), request.app[PIPELINE]
+    big = len(body) >= INLINE_PARSE_BYTES or body.count(b"{") > INLINE_OBJECTS
+    # A 400 for a body with more JSON values than pydantic may build (`edge`); the exact
+    # count runs in a decode child, where holding the GIL stalls nothing else.
+    if await pipeline.offload(big, crowded, body) and (
+        await pipeline.isolate(True, count_json_values, body) > MAX_JSON_VALUES
+    ):
+        raise too_many_values()
+    chat = await pipeline.offload(big, parse_chat_request, body)
+    return to_request(chat, wish(request, None))
+
+
+def to_request(chat: ChatRequest, wished: Wish) -> Request:
+    """The OpenAI request in the core's terms; the body's `model` is the wish unless a header
+    named one."""
+    return Request(
+        messages=[_message(m, i) for i, m in enumerate(chat.messages)],
+        wish=Wish(wished.model or chat.model, wished.backend, wished.prefer),
+        sampling=chat.sampling(),
+        stream=chat.stream,
+        include_usage=chat.include_usage,
+        choices=chat.n_choices,
+        output_tokens=chat.output_tokens,
+    )
+
+
+def _message(msg: Message, i: int) -> ChatMessage[Source]:
+    parts: list[Source]
+    if msg.content is None:
+        parts = []
+    elif isinstance(msg.content, str):
+        parts = [Text(msg.content)]
+    else:
+        parts = [_part(p, f"messages[{i}].content[{j}]") for j, p in enumerate(msg.content)]
+    return ChatMessage(msg.role, parts, msg.passthrough())
+
+
+def _part(part: ContentPart, param: str) -> Source:
+    if isinstance(part, TextPart):
+        return Text(part.text)
+    if isinstance(part, AudioPart):
+        audio = part.input_audio
+        return Encoded("audio", audio.data, param + ".input_audio.data", audio.format)
+    if isinstance(part, ImagePart):
+        return Encoded("image", part.image_url.url, param + ".image_url.url")
+    return Encoded("video", part.video_url.url, param + ".video_url.url")
+
+
+async def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
+    if outcome.stream is not None:
+        return await stream_response(request, outcome.stream, outcome.headers)
+    return web.json_response(outcome.completion, headers=outcome.headers)
+
+
+def error_response(e: GatewayError) -> web.Response:
+    return web.json_response(error_body(e), status=e.status, headers=e.headers)
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """OpenAI model list: `auto`, the family aliases present, then every concrete model."""
+    keeper = request.app[PIPELINE].keeper
+    models = keeper.snapshot.models()
+    present = {m.member for m in models}
+    aliases = ["auto"] + [a for a in keeper.catalogue.members if a in present]
+    data = [{"id": a, "object": "model", "created": 0, "owned_by": "gateway"} for a in aliases]
+    data += [
+        {
+            "id": m.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": m.backend,
+            "gateway": {
+                "backend": m.backend,
+                "member": m.member,
+                "inputs": sorted(m.takes),
+                "context": m.context,
+                "loaded": m.loaded,
+            },
+        }
+        for m in models
+    ]
+    return web.json_response({"object": "list", "data": data})
+
+
+ENDPOINTS = [
+    Endpoint("POST", "/v1/chat/completions", chat_completions, error_response),
+    Endpoint("GET", "/v1/models", list_models, error_response),
+    Endpoint("POST", "/v1/gateway/route", route_dry_run, error_response),
+]
