@@ -75,6 +75,48 @@ def _make(ffmpeg: str, path: Path, gop: int, seconds: int) -> None:
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
 
 
+Cell = dict[str, float]
+
+
+def _measure(
+    ffmpeg: str, clips: dict[str, Path], methods: list[str], workdir: Path, reps: int
+) -> tuple[dict[tuple[str, str], Cell], int]:
+    """Each (clip, method) run `reps` times: best wall ms, peak RSS, stills made; and the
+    RSS of our child doing nothing."""
+    child = CHILD.format(root=str(ROOT))
+    out_dir = workdir / "ffmpeg-out"
+
+    def ours(path: Path, mode: str) -> list[str]:
+        return [sys.executable, "-c", child, str(path), mode]
+
+    def cli(path: Path, scale: bool) -> list[str]:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir()
+        vf = "fps=1" + (",scale=768:768:force_original_aspect_ratio=decrease" if scale else "")
+        return [ffmpeg, "-nostdin", "-v", "error", "-y", "-t", "60", "-i", str(path),
+                "-vf", vf, str(out_dir / "out%02d.jpg")]  # fmt: skip
+
+    def once(path: Path, method: str) -> tuple[float, int, float]:
+        if method.startswith("ours"):
+            _, rss, text = _wait(ours(path, "sequential" if "sequential" in method else "auto"))
+            info = json.loads(text)
+            return info["ms"], rss, info["stills"]
+        ms, rss, _ = _wait(cli(path, scale="scale" in method))
+        return ms, rss, len(list(out_dir.glob("*.jpg")))
+
+    best: dict[tuple[str, str], Cell] = {}
+    _, base_rss, _ = _wait(ours(clips["H.264 GOP 30"], "baseline"))
+    for _ in range(reps):
+        for clip, path in clips.items():
+            for method in methods:
+                ms, rss, stills = once(path, method)
+                cell = best.setdefault((clip, method), {"ms": float("inf"), "rss": 0})
+                cell["ms"] = min(cell["ms"], ms)
+                cell["rss"] = max(cell["rss"], rss)
+                cell["stills"] = stills
+    return best, base_rss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
@@ -91,37 +133,8 @@ def main() -> None:
     }
     for (_, path), gop in zip(clips.items(), (250, 30), strict=True):
         _make(ffmpeg, path, gop, args.seconds)
-    child = CHILD.format(root=str(ROOT))
-    out_dir = args.workdir / "ffmpeg-out"
-
-    def ours(path: Path, mode: str) -> list[str]:
-        return [sys.executable, "-c", child, str(path), mode]
-
-    def cli(path: Path, scale: bool) -> list[str]:
-        shutil.rmtree(out_dir, ignore_errors=True)
-        out_dir.mkdir()
-        vf = "fps=1" + (",scale=768:768:force_original_aspect_ratio=decrease" if scale else "")
-        return [ffmpeg, "-nostdin", "-v", "error", "-y", "-t", "60", "-i", str(path),
-                "-vf", vf, str(out_dir / "out%02d.jpg")]  # fmt: skip
-
     methods = ["ours", "ours, sequential only", "ffmpeg fps=1", "ffmpeg fps=1,scale=768"]
-    best: dict[tuple[str, str], dict[str, float]] = {}
-    _, base_rss, _ = _wait(ours(clips["H.264 GOP 30"], "baseline"))
-    for _ in range(args.reps):
-        for clip, path in clips.items():
-            for method in methods:
-                if method.startswith("ours"):
-                    mode = "sequential" if "sequential" in method else "auto"
-                    _, rss, text = _wait(ours(path, mode))
-                    info = json.loads(text)
-                    ms, stills = info["ms"], info["stills"]
-                else:
-                    ms, rss, _ = _wait(cli(path, scale="scale" in method))
-                    stills = len(list(out_dir.glob("*.jpg")))
-                cell = best.setdefault((clip, method), {"ms": float("inf"), "rss": 0})
-                cell["ms"] = min(cell["ms"], ms)
-                cell["rss"] = max(cell["rss"], rss)
-                cell["stills"] = stills
+    best, base_rss = _measure(ffmpeg, clips, methods, args.workdir, args.reps)
 
     clip_desc = f"{args.seconds} s 1920x1080 30 fps testsrc2"
     print(f"{clip_desc}, 1 still/s over the first 60 s, min of {args.reps}")

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.core.family import ALIASES
+from gateway.core.family import A26B, ALIASES, D12B, D31B, E2B, E4B
 from preprocess.media import MediaLimits
 
 ENV_PREFIX = "GATEWAY_"
@@ -157,17 +157,12 @@ MODALITIES = Literal["text", "image", "audio", "video"]
 
 
 class RoutingConfig(_Section):
-    default_model: str = "gemma4-26b-a4b"
+    default_model: str = A26B.alias
     long_context_tokens: int = Field(default=32768, ge=1)
     output_reserve_tokens: int = Field(default=1024, ge=0)
+    # Quality per active parameter first: the MoE, the dense 31B, then the smaller members.
     preference: list[str] = Field(
-        default_factory=lambda: [
-            "gemma4-26b-a4b",
-            "gemma4-31b",
-            "gemma4-12b",
-            "gemma4-e4b",
-            "gemma4-e2b",
-        ]
+        default_factory=lambda: [m.alias for m in (A26B, D31B, D12B, E4B, E2B)]
     )
     image_tokens: int = Field(default=280, ge=1)
 

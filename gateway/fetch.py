@@ -21,6 +21,7 @@ import ipaddress
 import socket
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -126,6 +127,15 @@ class _Pinned(AbstractResolver):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which addresses a fetch may connect to and which certificates it trusts: public
+    addresses and the system's CAs. Tests narrow both to a loopback server of theirs."""
+
+    allow: Allow = is_public
+    ssl: Any = True
+
+
 async def fetch_media(
     url: str,
     kind: str,
@@ -133,8 +143,7 @@ async def fetch_media(
     *,
     max_bytes: int,
     timeout_s: float = 15.0,
-    allow: Allow = is_public,
-    ssl: Any = True,
+    reach: Reach = Reach(),  # noqa: B008 - frozen, so one shared default is safe
     budget: Budget | None = None,
 ) -> tuple[str, bytes]:
     """GET an `https://` media URL safely; returns (content type, bytes). Each chunk read
@@ -142,8 +151,8 @@ async def fetch_media(
     budget = budget or Budget(max_bytes)
     for _ in range(MAX_REDIRECTS + 1):
         host, port = _https_target(url, param)
-        ip = await _checked_address(host, port, param, allow)
-        connector = aiohttp.TCPConnector(resolver=_Pinned(host, ip), ssl=ssl)
+        ip = await _checked_address(host, port, param, reach.allow)
+        connector = aiohttp.TCPConnector(resolver=_Pinned(host, ip), ssl=reach.ssl)
         try:
             async with (
                 aiohttp.ClientSession(connector=connector) as session,
@@ -226,7 +235,7 @@ class Budget:
 
 
 async def fetch_all(
-    urls: Remote, media: PreprocessConfig, *, allow: Allow = is_public, ssl: Any = True
+    urls: Remote, media: PreprocessConfig, reach: Reach = Reach()  # noqa: B008 - frozen
 ) -> Fetched:
     """Fetch a request's remote media within its caps: count, total bytes, concurrency.
 
@@ -242,7 +251,7 @@ async def fetch_all(
         async with mine, everyone:
             return await fetch_media(
                 url, kind, param, max_bytes=int(media.remote_max_mb * 2**20),
-                timeout_s=media.remote_timeout_s, allow=allow, ssl=ssl, budget=budget,
+                timeout_s=media.remote_timeout_s, reach=reach, budget=budget,
             )  # fmt: skip
 
     tasks = [asyncio.ensure_future(one(url, *where)) for url, where in urls.items()]

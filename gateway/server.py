@@ -203,22 +203,21 @@ def _as_gateway_error(e: Exception, request: web.Request, request_id: str) -> Ga
         error = PayloadTooLarge if isinstance(e, MediaTooLarge) else InvalidRequest
         return error(e.message, param=e.param)
     if isinstance(e, web.HTTPException):
-        return _http_error(e, request.app[CONFIG].server.max_body_mb)
+        return _http_error(e, request.app)
     _log_unexpected(e, f"{request.method} {request.path} [{request_id}]")
     return GatewayError(f"internal gateway error; quote request id {request_id} when reporting")
 
 
-def _http_error(e: web.HTTPException, max_body_mb: float) -> GatewayError:
-    """aiohttp's own refusals (unknown path, wrong method, body too large) in OpenAI shape."""
+def _http_error(e: web.HTTPException, app: web.Application) -> GatewayError:
+    """aiohttp's own refusals (unknown path, wrong method, body too large), in words."""
     if isinstance(e, web.HTTPRequestEntityTooLarge):
         return PayloadTooLarge(
-            f"request body is larger than server.max_body_mb ({max_body_mb:g} MiB); "
-            "send smaller media or raise the limit"
+            f"request body is larger than server.max_body_mb "
+            f"({app[CONFIG].server.max_body_mb:g} MiB); send smaller media or raise the limit"
         )
+    served = ", ".join(f"{ep.method} {ep.path}" for ep in app[ENDPOINTS].values())
     error = GatewayError(
-        f"{e.reason}: the gateway serves POST /v1/chat/completions, GET /v1/models, "
-        "POST /v1/gateway/route, GET /healthz, GET /readyz, GET /metrics and GET /openapi.json "
-        "(the whole API described)"
+        f"{e.reason}: the gateway serves {served} (GET /openapi.json describes the whole API)"
     )
     error.status, error.type, error.code = e.status, "invalid_request_error", None
     return error

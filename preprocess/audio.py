@@ -16,7 +16,7 @@ import threading
 from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import soundfile as sf
@@ -208,36 +208,43 @@ def _open(data: bytes) -> Generator[sf.SoundFile, None, None]:
 _END = object()
 
 
+_Box = queue.Queue[tuple[object, BaseException | None]]
+
+
+def _offer(box: _Box, stop: threading.Event, item: object, error: BaseException | None) -> bool:
+    """Put `item` in the box unless the consumer has stopped; whether it was put."""
+    while not stop.is_set():
+        try:
+            box.put((item, error), timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(items: Generator[Any, None, None], box: _Box, stop: threading.Event) -> None:
+    """The worker of `_ahead`: every item, then the end mark (with the error, if one)."""
+    try:
+        for item in items:
+            if not _offer(box, stop, item, None):
+                return
+        _offer(box, stop, _END, None)
+    except BaseException as e:  # handed to the consumer, which re-raises it
+        _offer(box, stop, _END, e)
+    finally:
+        items.close()
+
+
 def _ahead(items: Generator[T, None, None], depth: int = 1) -> Generator[T, None, None]:
     """`items`, produced by a worker thread at most `depth` items ahead of the consumer.
 
     The worker's exceptions are raised here; if the consumer stops early (an exception,
     or closing this generator), the worker is told to stop and is joined before returning.
     """
-    box: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
+    box: _Box = queue.Queue(maxsize=depth)
     stop = threading.Event()
-
-    def put(item: object, error: BaseException | None = None) -> bool:
-        while not stop.is_set():
-            try:
-                box.put((item, error), timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_END)
-        except BaseException as e:  # handed to the consumer, which re-raises it
-            put(_END, e)
-        finally:
-            items.close()
-
-    worker = threading.Thread(target=work, name="audio-decode", daemon=True)
+    worker = threading.Thread(target=_produce, args=(items, box, stop), name="audio-decode",
+                              daemon=True)  # fmt: skip
     worker.start()
     try:
         while True:

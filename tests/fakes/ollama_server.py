@@ -434,19 +434,25 @@ async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str 
     messages = body.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return None, "json: cannot unmarshal messages into Go struct field of type []api.Message"
+    error = _bad_image(messages)
+    return (None, error) if error else (body, None)
+
+
+def _bad_image(messages: list[dict[str, Any]]) -> str | None:
+    """Go's error for the first `images` entry that is no standard base64 string."""
     for message in messages:
         for image in message.get("images") or []:
             if not isinstance(image, str):
                 kind = type(image).__name__
-                return None, (
+                return (
                     f"json: cannot unmarshal {kind} into Go struct field "
                     "Message.messages.images of type []uint8"
                 )
             try:
                 base64.b64decode(image, validate=True)
             except (binascii.Error, ValueError):
-                return None, f"illegal base64 data at input byte {_bad_base64_offset(image)}"
-    return body, None
+                return f"illegal base64 data at input byte {_bad_base64_offset(image)}"
+    return None
 
 
 def _missing_capability(model: OllamaModel, messages: list[dict[str, Any]]) -> str | None:

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from gateway.config import PreprocessConfig
-from gateway.fetch import embedded_ipv4, fetch_all, fetch_media, is_public
+from gateway.fetch import Reach, embedded_ipv4, fetch_all, fetch_media, is_public
 from preprocess.errors import InvalidMedia, MediaTooLarge
 from tests.netns import run_isolated_network
 
@@ -206,7 +206,7 @@ def loopback_only(ip: object) -> bool:
 
 
 async def fetch(url: str, ctx: ssl.SSLContext, **kw: object) -> tuple[str, bytes]:
-    options = {"max_bytes": 10**6, "allow": loopback_only, "ssl": ctx, **kw}
+    options = {"max_bytes": 10**6, "reach": Reach(loopback_only, ctx), **kw}
     return await fetch_media(url, "image", P, **options)  # type: ignore[arg-type]
 
 
@@ -246,7 +246,7 @@ async def test_fetch_limits(
 NETNS_PROBE = """
 import asyncio, json, sys
 from asyncio import selector_events
-from gateway.fetch import fetch_media
+from gateway.fetch import Reach, fetch_media
 from preprocess.errors import InvalidMedia
 
 attempts = []
@@ -268,7 +268,7 @@ async def outcome(url, **kw):
 async def main():
     refused = {u: await outcome(u) for u in json.loads(sys.argv[1])}
     seen, attempts[:] = list(attempts), []
-    control = await outcome("https://127.0.0.1:9/x.png", allow=lambda ip: True)
+    control = await outcome("https://127.0.0.1:9/x.png", reach=Reach(lambda ip: True))
     print(json.dumps({"refused": refused, "attempts": seen, "control": attempts}))
 
 asyncio.run(main())
@@ -333,7 +333,7 @@ async def test_more_urls_than_remote_max_count_are_refused_before_any_fetch(
     """Issue 8, class 4: one request could name any number of URLs, all fetched at once."""
     base, ctx, stats = counting
     with pytest.raises(InvalidMedia, match="names 9 remote media URLs; at most 8") as err:
-        await fetch_all(remote(base, 9), PreprocessConfig(), allow=loopback_only, ssl=ctx)
+        await fetch_all(remote(base, 9), PreprocessConfig(), reach=Reach(loopback_only, ctx))
     assert err.value.param == "messages[0].content[8].image_url.url"
     assert stats["requests"] == 0
 
@@ -346,9 +346,9 @@ async def test_remote_media_together_stay_under_remote_max_total_mb(
     base, ctx, stats = counting
     media = PreprocessConfig(remote_max_total_mb=1, remote_concurrency=8)
     with pytest.raises(MediaTooLarge, match="add up to more than 1 MiB") as err:
-        await fetch_all(remote(base, 6, 300_000), media, allow=loopback_only, ssl=ctx)
+        await fetch_all(remote(base, 6, 300_000), media, reach=Reach(loopback_only, ctx))
     assert err.value.status == 413
-    fits = await fetch_all(remote(base, 3, 300_000), media, allow=loopback_only, ssl=ctx)
+    fits = await fetch_all(remote(base, 3, 300_000), media, reach=Reach(loopback_only, ctx))
     assert [len(data) for _, data in fits.values()] == [300_000] * 3
 
 
@@ -357,7 +357,7 @@ async def test_fetches_run_at_most_remote_concurrency_at_once(
 ) -> None:
     base, ctx, stats = counting
     media = PreprocessConfig(remote_concurrency=3)
-    fetched = await fetch_all(remote(base, 8), media, allow=loopback_only, ssl=ctx)
+    fetched = await fetch_all(remote(base, 8), media, reach=Reach(loopback_only, ctx))
     assert len(fetched) == 8 and stats["requests"] == 8 and stats["most"] == 3
 
 
@@ -367,5 +367,5 @@ async def test_all_requests_together_fetch_at_most_remote_global_concurrency(
     base, ctx, stats = counting
     media = PreprocessConfig(remote_concurrency=4, remote_global_concurrency=5)
     urls = [remote(base, 4, tag=f"&r={r}") for r in range(4)]  # four requests
-    await asyncio.gather(*(fetch_all(u, media, allow=loopback_only, ssl=ctx) for u in urls))
+    await asyncio.gather(*(fetch_all(u, media, reach=Reach(loopback_only, ctx)) for u in urls))
     assert stats["requests"] == 16 and stats["most"] == 5
