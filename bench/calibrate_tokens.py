@@ -1,4 +1,4 @@
-"""Fit gateway/tokens.py's coefficients against the real Gemma tokenizer and report accuracy.
+"""Fit gateway/core/tokens.py's coefficients against the real Gemma tokenizer and report accuracy.
 
 The gateway estimates prompt sizes for routing without loading a tokenizer, so its
 estimator is a weighted sum of cheap character-class counts. This script is where the
@@ -10,8 +10,8 @@ on one half of the corpus and reports the error on the other half, per language 
 of text (English, code, JSON) and per source within each.
 
 Run: .venv/bin/python bench/calibrate_tokens.py   (about 30 s; deterministic)
-Paste the printed `_WEIGHTS` into gateway/tokens.py, then run it again: the second
-table ("gateway/tokens.py as installed") must then equal the first.
+Paste the printed `_WEIGHTS` into gateway/core/tokens.py, then run it again: the second
+table ("gateway/core/tokens.py as installed") must then equal the first.
 """
 
 from __future__ import annotations
@@ -579,13 +579,13 @@ def main() -> None:
     print(corpus_table(fit_samples, held))
 
     weights = fit(fit_samples)
-    print("\n## Fitted weights: paste into gateway/tokens.py\n")
+    print("\n## Fitted weights: paste into gateway/core/tokens.py\n")
     print("_WEIGHTS: dict[str, float] = {")
     for name, w in weights.items():
         print(f'    "{name}": {w},')
     print("}")
 
-    for title, w in (("fitted (this run)", weights), ("gateway/tokens.py as installed",
+    for title, w in (("fitted (this run)", weights), ("gateway/core/tokens.py as installed",
                                                         tokens._WEIGHTS)):  # fmt: skip
         for min_chars in (REPORT_MIN_CHARS, 0):
             which = f"samples >= {min_chars} chars" if min_chars else "all samples"

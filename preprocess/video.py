@@ -108,18 +108,6 @@ def _capture(
     return cap
 
 
-@contextlib.contextmanager
-def open_video(data: bytes, param: str | None = None) -> Iterator[cv2.VideoCapture]:
-    """A capture over `data`; InvalidMedia when it is not a video FFmpeg can open."""
-    refuse_non_video(data, param)
-    with _temp_path(data) as path:
-        cap = _capture(path, param)
-        try:
-            yield cap
-        finally:
-            cap.release()
-
-
 def _header_seconds(cap: cv2.VideoCapture) -> float | None:
     frames = cap.get(cv2.CAP_PROP_FRAME_COUNT)
     fps = cap.get(cv2.CAP_PROP_FPS)
@@ -137,16 +125,6 @@ def _memory_errors() -> Iterator[None]:
         if e.code == cv2.Error.StsNoMem:
             raise MemoryError(str(e)) from e
         raise
-
-
-@_memory_errors()
-def video_seconds(data: bytes, param: str | None = None) -> float | None:
-    """Duration from the container's header (frame count / fps), None when it lacks one.
-
-    Only an estimate for routing: the decoder later stops by decoded timestamps.
-    """
-    with open_video(data, param) as cap:
-        return _header_seconds(cap)
 
 
 # --- stills --------------------------------------------------------------------------------
