@@ -4,7 +4,7 @@
 
 Inventories: the four members on one backend; a rack of 8 backends x 12 models with some
 loaded; requests: short text, long text, audio, override, a refusal. Also the cost of
-inspecting a text-only request (token estimate), which runs before every decision.
+preparing a text-only request (token estimate), which runs before every decision.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import contextlib
 import statistics
 import timeit
 
-from gateway.config import PreprocessConfig, RoutingConfig
+from gateway.config import GatewayConfig, RoutingConfig
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError
-from gateway.core.estimate import inspect
+from gateway.core.prepare import prepare
 from gateway.core.inventory import BackendState, Inventory
 from gateway.core.messages import ChatMessage
 from gateway.core.model import Modality, ModelInfo
@@ -69,8 +69,9 @@ def main() -> None:
         print(f"| {name} | {small:.1f} | {rack:.1f} |")
     prose = "The gateway routes each request to the right member of the family. " * 40
     messages = [ChatMessage("system", [Text("Be brief.")]), ChatMessage("user", [Text(prose)])]
-    cost = per_call_us(lambda: inspect(messages, None, POLICY, PreprocessConfig()))
-    print(f"\ninspect() of a {len(prose)}-character text request: {cost:.1f} µs")
+    config = GatewayConfig()
+    cost = per_call_us(lambda: prepare(messages, None, config))
+    print(f"\nprepare() of a {len(prose)}-character text request: {cost:.1f} µs")
     sizes = [len(b.models) for b in RACK.backends]
     print(f"(rack: {len(sizes)} backends, {statistics.mean(sizes):.0f} models each)")
 
