@@ -16,10 +16,10 @@ import timeit
 from gateway.config import GatewayConfig, RoutingConfig
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError
-from gateway.core.prepare import prepare
 from gateway.core.inventory import BackendState, Inventory
 from gateway.core.messages import ChatMessage
 from gateway.core.model import Modality, ModelInfo
+from gateway.core.prepare import prepare
 from gateway.core.routing import Need, Wish, route
 from preprocess.media import Text
 
