@@ -35,7 +35,7 @@ from gateway.core.errors import (
 from gateway.core.inventory import Inventory
 from gateway.core.pipeline import Pipeline
 from gateway.embedded import embedded_engine
-from gateway.fronts import Endpoint, openai
+from gateway.fronts import Endpoint, ErrorRenderer, ollama, openai
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.isolation import kill_children, start_forkserver
 from gateway.keeper import Keeper
@@ -88,7 +88,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     app.cleanup_ctx.append(backends_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(pipeline_ctx)
-    endpoints = [*openai.ENDPOINTS, *OPERATIONS]
+    endpoints = [*openai.ENDPOINTS, *ollama.ENDPOINTS, *OPERATIONS]
     app[ENDPOINTS] = {e.path: e for e in endpoints}
     app.add_routes([web.get(e.path, e.handler) if e.method == "GET"  # HEAD too, as probes use
                     else web.route(e.method, e.path, e.handler) for e in endpoints])  # fmt: skip
@@ -145,10 +145,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         _record(request, web.Response(status=CLIENT_CLOSED_REQUEST), started)
         raise
     except Exception as e:
-        endpoint = request.app[ENDPOINTS].get(request.path)
-        response = (endpoint.render_error if endpoint else openai.error_response)(
-            _as_gateway_error(e, request, request_id)
-        )
+        response = _renderer(request)(_as_gateway_error(e, request, request_id))
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
     _record(request, response, started)
@@ -195,6 +192,20 @@ def _log_unexpected(e: Exception, where: str) -> None:
         )  # fmt: skip
 
 
+def endpoint_of(request: web.Request) -> Endpoint | None:
+    """The endpoint a request was routed to; for a wrong method, the one at its path."""
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else request.path
+    return request.app[ENDPOINTS].get(path)
+
+
+def _renderer(request: web.Request) -> ErrorRenderer:
+    """The asked endpoint's error shape; an unknown path under /api/ gets Ollama's."""
+    if endpoint := endpoint_of(request):
+        return endpoint.render_error
+    return ollama.error_response if request.path.startswith("/api/") else openai.error_response
+
+
 def _as_gateway_error(e: Exception, request: web.Request, request_id: str) -> GatewayError:
     """Any failure in the vocabulary every front renders; an unexpected one is logged."""
     if isinstance(e, GatewayError):
@@ -228,7 +239,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Bearer keys on every route when `server.api_keys` is set, unknown paths included, but
     for the endpoints that say they are public (health probes, metrics, the API's spec)."""
     keys = request.app[CONFIG].server.api_keys
-    endpoint = request.app[ENDPOINTS].get(request.path)
+    endpoint = endpoint_of(request)
     if keys and not (endpoint and endpoint.public):
         token = bearer_token(request.headers.get("Authorization", ""))
         # Every key is compared, so the time taken does not say which one came close.

@@ -124,6 +124,8 @@ def to_ollama_kwargs(req: BackendRequest) -> tuple[dict[str, Any], ForcedTool | 
     options = {_OPTION_NAMES[k]: v for k, v in s.items() if k in _OPTION_NAMES and v is not None}
     if (stop := s.get("stop")) is not None:
         options["stop"] = [stop] if isinstance(stop, str) else list(stop)
+    if isinstance(extra := s.get("options"), dict):  # Ollama's own runner options, as sent
+        options = {**extra, **options}
     if req.num_ctx:
         options["num_ctx"] = req.num_ctx
     tools, forced = tool_choice(s)
@@ -209,7 +211,7 @@ class ChunkTranslator:
             forced = self.forced
             if forced and (forced.started or not self._tool_calls) and (calls := forced.finish()):
                 chunks.append(self._chunk({"tool_calls": calls}, None))
-            chunks.append(self._chunk({}, self._finish_reason(part)))
+            chunks.append({**self._chunk({}, self._finish_reason(part)), "timings": timings(part)})
             if self.include_usage:
                 chunks.append({**self._chunk({}, None), "choices": [], "usage": usage(part)})
         return chunks
@@ -279,6 +281,7 @@ def completion_from_ollama(
         "model": model,
         "choices": [choice],
         "usage": usage(part),
+        "timings": timings(part),
     }
 
 
@@ -322,6 +325,19 @@ def usage(part: ChatResponse) -> dict[str, int]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
+    }
+
+
+def timings(part: ChatResponse) -> dict[str, float]:
+    """Ollama's counters in llama-server's `timings` shape (which OpenAI clients of
+    llama-server already see), so the gateway's Ollama front can hand them on unchanged."""
+    ms = 1e-6
+    return {
+        "prompt_n": part.prompt_eval_count or 0,
+        "prompt_ms": (part.prompt_eval_duration or 0) * ms,
+        "predicted_n": part.eval_count or 0,
+        "predicted_ms": (part.eval_duration or 0) * ms,
+        "load_ms": (part.load_duration or 0) * ms,
     }
 
 

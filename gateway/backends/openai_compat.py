@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.backends.base import BackendBase, pool_size
+from gateway.backends.base import BackendBase, checked_vectors, pool_size
 from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
 from gateway.core.errors import (
@@ -34,7 +34,15 @@ from gateway.core.errors import (
     BackendUnavailable,
     backend_status_error,
 )
-from gateway.core.messages import BackendRequest, ChatMessage, Chunk, ChunkStream, Completion
+from gateway.core.messages import (
+    BackendRequest,
+    ChatMessage,
+    Chunk,
+    ChunkStream,
+    Completion,
+    Embeddings,
+    EmbedRequest,
+)
 from gateway.core.model import Modality, ModelInfo
 from preprocess.media import BackendPart, Image, Text
 
@@ -85,6 +93,50 @@ class OpenAICompatBackend(BackendBase):
                 completion = self._completion(await self._capped(r))
         completion["model"] = req.model
         return completion
+
+    async def embed(self, req: EmbedRequest) -> Embeddings:
+        """POST /v1/embeddings {model, input: [...]} (+ `dimensions`): OpenAI's shape, which
+        LM Studio (`lmstudio.ai/docs` text-embeddings: string or string[] input) and
+        llama-server answer; vectors are put in the order of `data[i].index`."""
+        body: dict[str, Any] = {"model": req.model, "input": req.inputs}
+        if req.dimensions is not None:
+            body["dimensions"] = req.dimensions
+        with self._errors():
+            async with (
+                asyncio.timeout(self.cfg.first_byte_timeout_s),
+                self.session.post("/v1/embeddings", data=json.dumps(body), headers=_JSON) as r,
+            ):
+                await self._raise_for_status(r)
+                raw = await self._capped(r)
+        return self._embeddings(raw, len(req.inputs))
+
+    def _embeddings(self, raw: bytes, expected: int) -> Embeddings:
+        """An embeddings answer, checked: `data` a list of `{index, embedding}` objects with
+        every index once (else a 502, so that another backend is tried)."""
+        try:
+            reply = json.loads(raw)
+        except ValueError:  # not JSON, not UTF-8
+            reply = None
+        if isinstance(reply, dict) and "error" in reply and "data" not in reply:
+            raise BackendError(f"backend {self.name!r} failed: {error_text(reply)}")
+        data = reply.get("data") if isinstance(reply, dict) else None
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and type(d.get("index")) is int for d in data
+        ):
+            text = raw[:200].decode(errors="replace")
+            raise BackendError(
+                f"backend {self.name!r} at {self.url} answered 200 with something that is not "
+                f"an embeddings list: {text!r}; is it an OpenAI-compatible server?"
+            )
+        if sorted(d["index"] for d in data) != list(range(len(data))):
+            raise BackendError(f"backend {self.name!r} sent embeddings with broken indexes")
+        ordered = [d.get("embedding") for d in sorted(data, key=lambda d: d["index"])]
+        usage = reply.get("usage") if isinstance(reply, dict) else None
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Embeddings(
+            checked_vectors(self.name, ordered, expected),
+            tokens if type(tokens) is int else None,
+        )
 
     async def _capped(self, r: aiohttp.ClientResponse) -> bytes:
         """The whole body, refused past `MAX_ANSWER_BYTES` rather than held without bound."""
@@ -198,10 +250,14 @@ class OpenAICompatBackend(BackendBase):
         body = await self._get_json("/api/v1/models")
         if not isinstance(body, dict) or not isinstance(body.get("models"), list):
             return None  # LM Studio answers unknown routes with 200; others may too
-        return [lmstudio_v1_info(m, self.name) for m in body["models"] if m.get("type") == "llm"]
+        return [
+            lmstudio_v1_info(m, self.name)
+            for m in body["models"]
+            if m.get("type") in ("llm", "embedding")
+        ]
 
     async def _lmstudio_v0_models(self) -> list[ModelInfo] | None:
-        """LM Studio before 0.4.0 (L-v0): `type` (vlm or llm), `state`, contexts."""
+        """LM Studio before 0.4.0 (L-v0): `type` (vlm, llm or embeddings), `state`, contexts."""
         body = await self._get_json("/api/v0/models")
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             return None
@@ -213,9 +269,10 @@ class OpenAICompatBackend(BackendBase):
                 max_context=m.get("max_context_length"),
                 loaded=m.get("state") == "loaded",
                 loaded_context=m.get("loaded_context_length"),  # recorded, not documented
+                embedding=m.get("type") == "embeddings",
             )
             for m in body["data"]
-            if m.get("type") in ("llm", "vlm")
+            if m.get("type") in ("llm", "vlm", "embeddings")
         ]
 
     async def _llama_server_models(self) -> list[ModelInfo] | None:
@@ -295,8 +352,8 @@ class OpenAICompatBackend(BackendBase):
 
 
 def lmstudio_v1_info(entry: dict[str, Any], backend: str) -> ModelInfo:
-    """A `/api/v1/models` LLM entry; of several loaded instances, the smallest context: a
-    request for the model may land on any of them."""
+    """A `/api/v1/models` entry (`type` llm or embedding); of several loaded instances, the
+    smallest context: a request for the model may land on any of them."""
     contexts = [
         i["config"]["context_length"]
         for i in entry.get("loaded_instances") or ()
@@ -309,6 +366,7 @@ def lmstudio_v1_info(entry: dict[str, Any], backend: str) -> ModelInfo:
         max_context=entry.get("max_context_length"),
         loaded=bool(entry.get("loaded_instances")),
         loaded_context=min(contexts, default=None),
+        embedding=entry.get("type") == "embedding",
     )
 
 
@@ -320,6 +378,7 @@ def lmstudio_info(
     max_context: Any,
     loaded: bool,
     loaded_context: Any,
+    embedding: bool = False,
 ) -> ModelInfo:
     """An LM Studio model. While loaded, its loaded context is a hard window: LM Studio cuts
     a longer prompt silently (its context overflow policy) and answers 200, so the window
@@ -335,6 +394,7 @@ def lmstudio_info(
         context=held or (max_context if isinstance(max_context, int) else None),
         loaded=loaded,
         loaded_context=held,
+        embedding=embedding,
     )
 
 
@@ -360,10 +420,15 @@ async def encoded_body(req: BackendRequest, stream: bool) -> io.BytesIO:
     return io.BytesIO(await splice(body, stand_ins.media))
 
 
+# Fields of Ollama's own API that the Ollama front carries for Ollama backends: an
+# OpenAI-compatible server has no `think` nor runner `options`.
+OLLAMA_ONLY = ("think", "options")
+
+
 def request_body(req: BackendRequest, stream: bool, stand_ins: StandIns) -> dict[str, Any]:
     """The OpenAI request to forward: sampling fields as sent, media as data URLs whose
     base64 is a stand-in until spliced."""
-    body = dict(req.sampling)
+    body = {k: v for k, v in req.sampling.items() if k not in OLLAMA_ONLY}
     messages = [openai_message(m, stand_ins) for m in req.messages]
     body.update(model=req.model, messages=messages, stream=stream)
     if stream and req.include_usage:

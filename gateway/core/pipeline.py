@@ -38,11 +38,19 @@ from gateway.core.errors import (
 )
 from gateway.core.fanout import complete, stream
 from gateway.core.inventory import Inventory
-from gateway.core.messages import BackendRequest, Chunk, ChunkStream, Completion
+from gateway.core.messages import (
+    BackendRequest,
+    Chunk,
+    ChunkStream,
+    Completion,
+    Embeddings,
+    EmbedRequest,
+)
 from gateway.core.model import ModelInfo
 from gateway.core.prepare import Prepared, prepare
 from gateway.core.request import Request
-from gateway.core.routing import RouteDecision, Wish, route
+from gateway.core.routing import RouteDecision, Wish, route, route_embedding
+from gateway.core.tokens import estimate_text_tokens
 from gateway.fetch import fetch_all, unfetched
 from gateway.isolation import Isolated, Limits
 from gateway.keeper import Keeper
@@ -81,6 +89,29 @@ class Outcome:
     headers: dict[str, str]
     completion: Completion | None = None
     stream: Primed | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedCall:
+    """An embeddings request, whichever API it came in by: the texts in order, the routing
+    wish (model, backend pin), and what the backend is told (see `EmbedRequest`)."""
+
+    inputs: list[str]
+    wish: Wish = dataclasses.field(default_factory=Wish)
+    dimensions: int | None = None
+    truncate: bool = True
+    keep_alive: float | str | None = None
+    request_id: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOutcome:
+    """A backend's vectors (one per input, in order), who made them, and the contract's
+    `X-Gateway-*` headers (reason `embedding`, `override` or `fallback`)."""
+
+    model: ModelInfo
+    headers: dict[str, str]
+    embeddings: Embeddings
 
 
 @dataclass(slots=True)
@@ -177,6 +208,56 @@ class Pipeline:
             raise
         return Outcome(model, headers, stream=Primed(first, chunks))
 
+    async def embed(self, call: EmbedCall) -> EmbedOutcome:
+        """Route among the embedding models (refreshing once on a miss, as `plan` does), then
+        the candidates in order, each in its backend's limiter slot, until one answers."""
+        decision = await self._plan_embedding(call)
+        long = sum(map(len, call.inputs)) > INLINE_TEXT_CHARS
+        tokens = await self.offload(long, _estimate_texts, call.inputs)
+        last: GatewayError | None = None
+        for attempt, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
+            backend = self.backends[model.backend]
+            reason = decision.reason if attempt == 0 else "fallback"
+            req = EmbedRequest(
+                model.id, call.inputs, call.dimensions, call.truncate, call.keep_alive
+            )
+            try:
+                async with backend.limiter.slot():
+                    embeddings = await backend.embed(req)
+            except RETRYABLE as e:
+                self.metrics.backend_failures.inc(model.backend, e.code or "error")
+                if isinstance(e, BackendUnavailable):
+                    self.keeper.refresh_soon()
+                log.warning("[%s] embeddings: %s on %s failed: %s",
+                            call.request_id, model.id, model.backend, e.message)  # fmt: skip
+                last = e
+                continue
+            self.metrics.routed.inc(model.id, model.backend, reason)
+            headers = response_headers(model, reason, tokens, MediaPlan(), call.request_id)
+            return EmbedOutcome(model, headers, embeddings)
+        assert last is not None  # candidates are never empty
+        try:
+            raise last
+        finally:
+            del last
+
+    async def _plan_embedding(self, call: EmbedCall) -> RouteDecision:
+        keeper = self.keeper
+        busy = {n: b.limiter.in_flight + b.limiter.waiting for n, b in self.backends.items()}
+        try:
+            decision = route_embedding(call.wish, keeper.snapshot, keeper.catalogue, busy)
+        except (ModelNotFound, NoRoute):
+            if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
+                raise
+            snapshot = await keeper.refresh()
+            decision = route_embedding(call.wish, snapshot, keeper.catalogue, busy)
+        log.info(
+            "route [%s] embeddings asked=%s -> %s on %s reason=%s inputs=%d candidates=%d",
+            call.request_id, call.wish.model or "auto", decision.model.id, decision.backend,
+            decision.reason, len(call.inputs), len(decision.candidates),
+        )  # fmt: skip
+        return decision
+
     async def offload(self, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn` in the media pool when the work is heavy, inline when it is trivial."""
         if not heavy:
@@ -199,9 +280,18 @@ class Pipeline:
 def backend_request(
     req: Request, prepared: Prepared, model: ModelInfo, backend: Backend, decision: RouteDecision
 ) -> BackendRequest:
-    """A backend that sizes its context (Ollama) is told a `num_ctx` that holds the request."""
-    context = decision.num_ctx(model) if backend.sizes_context else None
+    """A backend that sizes its context (Ollama) is told a `num_ctx` that holds the request,
+    or the client's own when that is larger (within the model's window)."""
+    context = None
+    if backend.sizes_context:
+        asked = min(req.context, model.window or req.context) if req.context else 0
+        context = max(decision.num_ctx(model), asked)
     return BackendRequest(model.id, prepared.messages, req.sampling, req.include_usage, context)
+
+
+def _estimate_texts(texts: list[str]) -> int:
+    """The gateway's token estimate of an embeddings request's inputs."""
+    return sum(estimate_text_tokens(t) for t in texts)
 
 
 def response_headers(

@@ -27,6 +27,7 @@ class Request:
     include_usage: bool = False
     choices: int = 1
     output_tokens: int | None = None  # the answer's limit; None for none
+    context: int | None = None  # a window the client asked for (Ollama's num_ctx)
 
     def remote(self) -> Remote:
         """The `https://` media to fetch before decoding."""

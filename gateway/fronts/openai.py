@@ -7,22 +7,17 @@ envelope. Everything between is the shared pipeline (`core.pipeline`).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
 from gateway.core.errors import GatewayError
-from gateway.core.messages import ChatMessage
+from gateway.core.messages import ChatMessage, Chunk
 from gateway.core.pipeline import Outcome, Pipeline, explain
 from gateway.core.request import Request
 from gateway.core.routing import Wish
-from gateway.edge import (
-    MAX_JSON_VALUES,
-    count_json_values,
-    crowded,
-    parse_chat_request,
-    too_many_values,
-)
+from gateway.edge import parse_chat_request, read_body
 from gateway.fetch import unfetched_note
 from gateway.fronts import Endpoint, wish
 from gateway.fronts.openai_wire import (
@@ -34,14 +29,9 @@ from gateway.fronts.openai_wire import (
     TextPart,
     error_body,
 )
-from gateway.fronts.sse import stream_response
+from gateway.fronts.stream import stream_response
 from gateway.state import PIPELINE, REQUEST_ID
 from preprocess.media import Encoded, Source, Text
-
-# Bodies above this size or with more JSON objects than this are parsed off the loop: a few
-# MB of base64 takes milliseconds, and each message ~60 µs (5,000 of them: 0.3 s).
-INLINE_PARSE_BYTES = 256 * 1024
-INLINE_OBJECTS = 200
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -72,16 +62,8 @@ async def dry_run(pipeline: Pipeline, req: Request, request_id: str = "-") -> di
 
 
 async def read_request(request: web.Request) -> Request:
-    """The body parsed, off the loop when it is large, into the core request."""
-    body, pipeline = await request.read(), request.app[PIPELINE]
-    big = len(body) >= INLINE_PARSE_BYTES or body.count(b"{") > INLINE_OBJECTS
-    # A 400 for a body with more JSON values than pydantic may build (`edge`); the exact
-    # count runs in a decode child, where holding the GIL stalls nothing else.
-    if await pipeline.offload(big, crowded, body) and (
-        await pipeline.isolate(True, count_json_values, body) > MAX_JSON_VALUES
-    ):
-        raise too_many_values()
-    chat = await pipeline.offload(big, parse_chat_request, body)
+    """The body parsed (off the loop when it is large) into the core request."""
+    chat = await read_body(request, parse_chat_request)
     return to_request(chat, wish(request, None))
 
 
@@ -123,8 +105,32 @@ def _part(part: ContentPart, param: str) -> Source:
 
 async def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
     if outcome.stream is not None:
-        return await stream_response(request, outcome.stream, outcome.headers)
+        return await stream_response(request, outcome.stream, outcome.headers, SSE())
     return web.json_response(outcome.completion, headers=outcome.headers)
+
+
+class SSE:
+    """OpenAI's server-sent events: each chunk an event, `data: [DONE]` at a clean end."""
+
+    content_type = "text/event-stream"
+
+    def chunk(self, chunk: Chunk) -> bytes:
+        return event(chunk)
+
+    def error(self, e: GatewayError) -> bytes:
+        return event(error_body(e))
+
+    def end(self) -> bytes:
+        return b"data: [DONE]\n\n"
+
+
+def event(obj: object) -> bytes:
+    """One SSE event.
+
+    >>> event({"a": 1})
+    b'data: {"a":1}\\n\\n'
+    """
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
 
 def error_response(e: GatewayError) -> web.Response:

@@ -91,7 +91,7 @@ async def test_every_api_route_needs_the_key_unless_it_says_it_is_public(
     )
     endpoints = gateway.app[ENDPOINTS]
     assert {p for p, e in endpoints.items() if e.public} == {
-        "/healthz", "/readyz", "/metrics", "/openapi.json"
+        "/healthz", "/readyz", "/metrics", "/openapi.json", "/"
     }  # fmt: skip
     async with ClientSession() as s:
         for path, endpoint in [*endpoints.items(), ("/v2/anything", None)]:

@@ -1,61 +1,64 @@
-"""OpenAI server-sent events: the only place that frames `data: ...` lines.
+"""Streamed answers, whatever their framing: the only place that writes a stream's bytes.
 
 The pipeline hands over a stream whose first chunk has arrived before any byte is sent, so
-a failure to start (backend down, model missing, timeout before the first token) is still an
-ordinary HTTP error with its status; after that the status is 200 and a failure can only be
-an error event.
+a failure to start (backend down, model missing, timeout before the first token) is still
+an ordinary HTTP error with its status; after that the status is 200 and a failure can only
+be an error written in the stream's own framing. A front supplies the framing: OpenAI's
+server-sent events, Ollama's NDJSON lines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Protocol
 
 from aiohttp import web
 
 from gateway.core.errors import GatewayError
 from gateway.core.messages import Chunk
 from gateway.core.pipeline import Primed
-from gateway.fronts.openai_wire import error_body
 from gateway.intake import cut_off
 from gateway.state import CONFIG
 
-log = logging.getLogger("gateway.sse")
+log = logging.getLogger("gateway.stream")
 
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream",
+STREAM_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx would otherwise buffer the whole answer
 }
-DONE = b"data: [DONE]\n\n"
 
 
-def frame(obj: object) -> bytes:
-    """One SSE event.
+class Framing(Protocol):
+    """How a front writes a stream: one chunk, a failure after the first byte, the end."""
 
-    >>> frame({"a": 1})
-    b'data: {"a":1}\\n\\n'
-    """
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+    content_type: str
+
+    def chunk(self, chunk: Chunk) -> bytes: ...
+
+    def error(self, e: GatewayError) -> bytes: ...
+
+    def end(self) -> bytes: ...
 
 
 async def stream_response(
-    request: web.Request, primed: Primed, headers: Mapping[str, str]
+    request: web.Request, primed: Primed, headers: Mapping[str, str], framing: Framing
 ) -> web.StreamResponse:
-    """Relay a primed stream as SSE; `data: [DONE]` only when the upstream finished cleanly.
+    """Relay a primed stream; the framing's end mark only when the upstream finished cleanly.
 
     A client that takes nothing for `server.client_write_timeout_s` (a write waits while its
     socket is full) is cut off, and the backend stream closed first: that frees its slot.
     """
     stall_s = request.app[CONFIG].server.client_write_timeout_s
-    first, chunks = primed.first, primed.rest
+    chunks = primed.rest
     try:
-        response = web.StreamResponse(headers={**SSE_HEADERS, **headers})
+        response = web.StreamResponse(
+            headers={**STREAM_HEADERS, "Content-Type": framing.content_type, **headers}
+        )
         try:
             await _bounded(response.prepare(request), stall_s)
-            await _relay(response, first, chunks, stall_s)
+            await _relay(response, primed.first, chunks, framing, stall_s)
         except _ClientStalled:
             await chunks.aclose()
             cut_off(request, "stream", stall_s)
@@ -65,18 +68,23 @@ async def stream_response(
 
 
 async def _relay(
-    response: web.StreamResponse, first: Chunk | None, chunks: AsyncIterator[Chunk], stall_s: float
-) -> None:
+    response: web.StreamResponse, first: Chunk | None, chunks: AsyncIterator[Chunk],
+    framing: Framing, stall_s: float,
+) -> None:  # fmt: skip
+    async def write(data: bytes) -> None:
+        if data:
+            await _bounded(response.write(data), stall_s)
+
     if first is not None:
-        await _bounded(response.write(frame(first)), stall_s)
+        await write(framing.chunk(first))
     try:
         async for chunk in chunks:
-            await _bounded(response.write(frame(chunk)), stall_s)
+            await write(framing.chunk(chunk))
     except GatewayError as e:
         log.warning("stream %s ended with an error: %s", response.headers.get("X-Request-Id"), e)
-        await _bounded(response.write(frame(error_body(e))), stall_s)
+        await write(framing.error(e))
         return
-    await _bounded(response.write(DONE), stall_s)
+    await write(framing.end())
 
 
 class _ClientStalled(Exception):
