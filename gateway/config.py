@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.core.family import A26B, ALIASES, D12B, D31B, E2B, E4B
+from gateway.core.family import A26B, ALIASES, D12B, D31B, E2B, E4B, EMBEDDING_ALIASES
 from preprocess.media import MediaLimits
 
 ENV_PREFIX = "GATEWAY_"
@@ -196,6 +196,7 @@ class ModelEntry(_Section):
     member: str = Field(min_length=1)
     modalities: list[MODALITIES] | None = None
     context: int | None = Field(default=None, ge=1)
+    embedding: bool = False  # makes embeddings, not chat (a backend that does not say so)
 
     @model_validator(mode="after")
     def _new_members_say_what_they_are(self) -> ModelEntry:
@@ -232,6 +233,10 @@ class GatewayConfig(_Section):
             (f"routing.preference[{i}]", p) for i, p in enumerate(self.routing.preference)
         ]
         for key, name in named:
+            if name.lower() in EMBEDDING_ALIASES:
+                raise KeyedError(
+                    key, f"{name!r} is an embedding model: chat routing never picks it"
+                )
             if name.lower().startswith("gemma4-") and name.lower() not in known:
                 raise KeyedError(
                     key, f"{name!r} is not a member; members: {', '.join(sorted(known))}"

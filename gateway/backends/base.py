@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.config import BackendConfig
-from gateway.core.errors import BackendTimeout, QueueFull, redact
-from gateway.core.messages import BackendRequest, ChunkStream, Completion
+from gateway.core.errors import BackendError, BackendTimeout, QueueFull, redact
+from gateway.core.messages import BackendRequest, ChunkStream, Completion, Embeddings, EmbedRequest
 from gateway.core.model import ModelInfo
 
 
@@ -19,7 +20,8 @@ class Backend(Protocol):
 
     `chat` returns one OpenAI `chat.completion`; `stream` yields OpenAI
     `chat.completion.chunk`s and ends cleanly only when the upstream finished cleanly;
-    every other ending raises a `GatewayError`. Both translate the backend's own failures
+    every other ending raises a `GatewayError`. `embed` returns one vector per input, in
+    order, checked (a 502 for any other shape). All translate the backend's own failures
     into `GatewayError`s at this boundary, with messages that say what to check.
     """
 
@@ -33,6 +35,8 @@ class Backend(Protocol):
     async def chat(self, req: BackendRequest) -> Completion: ...
 
     def stream(self, req: BackendRequest) -> ChunkStream: ...
+
+    async def embed(self, req: EmbedRequest) -> Embeddings: ...
 
     async def list_models(self) -> list[ModelInfo]: ...
 
@@ -136,3 +140,57 @@ async def paced(chunks: ChunkStream, backend: str, first_s: float, idle_s: float
             limit, what = idle_s, "between two chunks"
     finally:
         await chunks.aclose()
+
+
+def checked_vectors(backend: str, vectors: Any, expected: int) -> list[list[float]]:
+    """A backend's embeddings, checked: `expected` non-empty lists of finite numbers, all of
+    one length; anything else is a 502 (another backend is tried).
+
+    >>> checked_vectors("b", [[1, 0.5]], 1)
+    [[1.0, 0.5]]
+    >>> checked_vectors("b", [[1.0], [2.0]], 1)
+    Traceback (most recent call last):
+    ...
+    gateway.core.errors.BackendError: backend 'b' sent 2 embeddings for 1 inputs
+    """
+    if not isinstance(vectors, list | tuple):
+        raise BackendError(f"backend {backend!r} sent no list of embeddings")
+    if len(vectors) != expected:
+        raise BackendError(
+            f"backend {backend!r} sent {len(vectors)} embeddings for {expected} inputs"
+        )
+    out = [_vector(backend, v) for v in vectors]
+    if len({len(v) for v in out}) > 1:
+        raise BackendError(f"backend {backend!r} sent embeddings of different lengths")
+    return out
+
+
+def _vector(backend: str, vector: Any) -> list[float]:
+    if (
+        not isinstance(vector, list | tuple)
+        or not vector
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector)
+        or not all(math.isfinite(x) for x in vector)
+    ):
+        raise BackendError(
+            f"backend {backend!r} sent an embedding that is not a list of numbers: "
+            f"{str(vector)[:100]}"
+        )
+    return [float(x) for x in vector]
+
+
+def shortened(vectors: list[list[float]], dimensions: int | None) -> list[list[float]]:
+    """Vectors longer than `dimensions` cut to it and normalised again, as Ollama's
+    EmbedHandler does (Matryoshka-trained models such as EmbeddingGemma keep their meaning).
+
+    >>> shortened([[3.0, 4.0, 12.0]], 2)
+    [[0.6, 0.8]]
+    """
+    if not dimensions or all(len(v) <= dimensions for v in vectors):
+        return vectors
+    out = []
+    for vector in vectors:
+        cut = vector[:dimensions]
+        norm = math.sqrt(sum(x * x for x in cut)) or 1.0
+        out.append([x / norm for x in cut])
+    return out

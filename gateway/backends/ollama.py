@@ -14,7 +14,7 @@ import ollama
 import pydantic
 
 from gateway.backends.aiohttp_transport import AiohttpTransport
-from gateway.backends.base import BackendBase, pool_size
+from gateway.backends.base import BackendBase, checked_vectors, pool_size
 from gateway.backends.media_body import StandIns, sending
 from gateway.backends.ollama_format import (
     ChunkTranslator,
@@ -30,7 +30,7 @@ from gateway.core.errors import (
     InvalidRequest,
     backend_status_error,
 )
-from gateway.core.messages import BackendRequest, ChunkStream, Completion
+from gateway.core.messages import BackendRequest, ChunkStream, Completion, Embeddings, EmbedRequest
 from gateway.core.model import Modality, ModelInfo
 from gateway.edge import field_path
 
@@ -38,6 +38,7 @@ from gateway.edge import field_path
 # here: it means image *generation* (errCapabilityImage = "image generation").
 _CAPABILITY_INPUTS = {
     "completion": Modality.TEXT,
+    "embedding": Modality.TEXT,  # an embedding model (`pooling_type` in its GGUF) reads text
     "vision": Modality.IMAGE,
     "audio": Modality.AUDIO,
 }
@@ -133,6 +134,24 @@ class OllamaBackend(BackendBase):
         if not done:
             raise self._unfinished()
 
+    async def embed(self, req: EmbedRequest) -> Embeddings:
+        """POST /api/embed (server/routes.go EmbedHandler): Ollama normalises each vector,
+        and with `dimensions` cuts and normalises again; `truncate` false makes an input
+        over the window a 400 instead of cut."""
+        with self._errors(), self._reading():
+            async with asyncio.timeout(self.cfg.first_byte_timeout_s):
+                reply = await self.client.embed(
+                    model=req.model,
+                    input=req.inputs,
+                    truncate=req.truncate,
+                    keep_alive=req.keep_alive,
+                    dimensions=req.dimensions,
+                )
+            vectors = [list(v) for v in reply.embeddings]
+        return Embeddings(
+            checked_vectors(self.name, vectors, len(req.inputs)), reply.prompt_eval_count
+        )
+
     async def list_models(self) -> list[ModelInfo]:
         with self._errors(), self._reading():
             tags, ps = await asyncio.gather(self.client.list(), self.client.ps())
@@ -164,6 +183,7 @@ class OllamaBackend(BackendBase):
             context=context if isinstance(context, int) and context > 0 else None,
             loaded=model_id in loaded,
             loaded_context=loaded.get(model_id),
+            embedding="embedding" in caps,  # server/images.go: a GGUF with `pooling_type`
         )
 
     async def close(self) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.backends.base import BackendBase, checked_vectors, pool_size
+from gateway.backends.base import BackendBase, checked_vectors, pool_size, shortened
 from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
 from gateway.core.errors import (
@@ -108,7 +108,9 @@ class OpenAICompatBackend(BackendBase):
             ):
                 await self._raise_for_status(r)
                 raw = await self._capped(r)
-        return self._embeddings(raw, len(req.inputs))
+        got = self._embeddings(raw, len(req.inputs))
+        # A server that ignores `dimensions` (none documents it): cut as Ollama does.
+        return Embeddings(shortened(got.vectors, req.dimensions), got.prompt_tokens)
 
     def _embeddings(self, raw: bytes, expected: int) -> Embeddings:
         """An embeddings answer, checked: `data` a list of `{index, embedding}` objects with
@@ -135,7 +137,7 @@ class OpenAICompatBackend(BackendBase):
         tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         return Embeddings(
             checked_vectors(self.name, ordered, expected),
-            tokens if type(tokens) is int else None,
+            tokens if type(tokens) is int and tokens > 0 else None,  # LM Studio says 0
         )
 
     async def _capped(self, r: aiohttp.ClientResponse) -> bytes:

@@ -31,6 +31,7 @@ class Catalogue:
                 _glob(e.match),
                 frozenset(map(Modality, e.modalities or ())),
                 e.context or UNKNOWN_CONTEXT,
+                embedding=e.embedding,
             )  # fmt: skip
             for e in self.entries
             if e.member not in BY_ALIAS
@@ -58,8 +59,15 @@ class Catalogue:
         )
         if not edge_images and member in (E2B, E4B):
             inputs -= {Modality.IMAGE, Modality.VIDEO}
+        embedding = (
+            info.embedding or bool(entry and entry.embedding) or bool(member and member.embedding)
+        )
         return replace(
-            info, member=member.alias if member else None, inputs=inputs, context=context
+            info,
+            member=member.alias if member else None,
+            inputs=inputs,
+            context=context,
+            embedding=embedding,
         )
 
     def member(self, name: str) -> Member | None:

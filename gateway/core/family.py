@@ -6,6 +6,10 @@ Facts come from shared/gemma4-family.md and protocols.md 0b.10 (the 12B, June 20
 like E2B/E4B; its window is known only from third-party copies, so the family table assumes
 the edge models' 128K and trusts what a backend reports). Config validates member names
 against `ALIASES`; routing's rules name members through `EDGE`, `HEARING` and `LONG`.
+
+EmbeddingGemma (308M, September 2025; `google/embeddinggemma-300m`, 2048-token input) is a
+member too, but it makes embeddings, not chat: it is in `MEMBERS` (so the catalogue knows
+it) and not in `FAMILY`, the chat members the routing rules and their messages draw on.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ class Member:
     context: int
     ollama_tag: str = ""
     lmstudio_id: str = ""
+    embedding: bool = False  # makes embeddings, not chat
 
     @property
     def how_to_get(self) -> str:
         if not self.ollama_tag:
             return f"add a model matching {self.alias!r} to a backend"
+        if self.embedding:  # LM Studio's id for it is what its server lists, not a `lms get` key
+            return f"`ollama pull {self.ollama_tag}` or load {self.lmstudio_id} in LM Studio"
         return f"`ollama pull {self.ollama_tag}` or `lms get {self.lmstudio_id}`"
 
     def matches(self, model_id: str) -> bool:
@@ -54,8 +61,21 @@ A26B = Member(
 )
 D31B = Member("gemma4-31b", _pattern("31b"), _SEEING, 262144, "gemma4:31b", "google/gemma-4-31b")
 D12B = Member("gemma4-12b", _pattern("12b"), _ALL, 131072, "gemma4:12b", "google/gemma-4-12b")
-FAMILY: tuple[Member, ...] = (E2B, E4B, D12B, A26B, D31B)
-BY_ALIAS = {m.alias: m for m in FAMILY}
+FAMILY: tuple[Member, ...] = (E2B, E4B, D12B, A26B, D31B)  # the chat members
+# Ollama `embeddinggemma` / `embeddinggemma:300m` (ollama.com/library/embeddinggemma); LM Studio
+# lists it as `text-embedding-embeddinggemma-300m` (or `-qat`): that id is seen in users' code
+# against LM Studio's /v1/embeddings, not in LM Studio's own docs. HF `google/embeddinggemma-300m`.
+EMBEDDING_GEMMA = Member(
+    "embeddinggemma",
+    re.compile(r"embedding[-_ ]?gemma"),
+    frozenset({Modality.TEXT}),
+    2048,
+    "embeddinggemma",
+    "text-embedding-embeddinggemma-300m",
+    embedding=True,
+)
+MEMBERS: tuple[Member, ...] = (*FAMILY, EMBEDDING_GEMMA)
+BY_ALIAS = {m.alias: m for m in MEMBERS}
 EDGE = (E4B.alias, E2B.alias)  # the small members that hear: plain audio goes here
 HEARING = (*EDGE, D12B.alias)  # every member that hears; the 12B takes what is too long
 LONG = (A26B.alias, D31B.alias)  # the 256K windows
@@ -68,8 +88,10 @@ def member_of(model_id: str) -> Member | None:
     ['gemma4-e4b', 'gemma4-26b-a4b']
     >>> member_of("llama3.2:latest") is None
     True
+    >>> [member_of(i).alias for i in ("embeddinggemma:300m", "text-embedding-embeddinggemma-300m")]
+    ['embeddinggemma', 'embeddinggemma']
     """
-    return next((m for m in FAMILY if m.matches(model_id)), None)
+    return next((m for m in MEMBERS if m.matches(model_id)), None)
 
 
 def can_take(inputs: frozenset[Modality], needed: frozenset[Modality]) -> bool:
@@ -79,4 +101,5 @@ def can_take(inputs: frozenset[Modality], needed: frozenset[Modality]) -> bool:
     return needed <= inputs
 
 
-ALIASES = tuple(m.alias for m in FAMILY)
+ALIASES = tuple(m.alias for m in MEMBERS)
+EMBEDDING_ALIASES = frozenset(m.alias for m in MEMBERS if m.embedding)

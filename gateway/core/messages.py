@@ -62,3 +62,27 @@ Chunk = dict[str, Any]
 # Chunks as an async generator, not just an iterator: whoever stops reading one early closes
 # it (`aclose`), which ends the upstream request and frees its limiter slot.
 ChunkStream = AsyncGenerator[Chunk, None]
+
+
+@dataclass(slots=True)
+class EmbedRequest:
+    """What an adapter is asked to embed: one concrete model, the texts in order.
+
+    `dimensions` shortens each vector (Ollama and OpenAI both take it; None: the model's
+    own); `truncate` False makes an input over the model's window an error instead of cut
+    (Ollama's `truncate`); `keep_alive` is Ollama's (seconds or a Go duration).
+    """
+
+    model: str
+    inputs: list[str]
+    dimensions: int | None = None
+    truncate: bool = True
+    keep_alive: float | str | None = None
+
+
+@dataclass(slots=True)
+class Embeddings:
+    """One vector per input, in the inputs' order; the tokens read, when the server says."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int | None = None

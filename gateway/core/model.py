@@ -17,7 +17,8 @@ class Modality(StrEnum):
 class ModelInfo:
     """A model on a backend; capabilities are data, not code paths.
 
-    Backends fill what they know (`inputs`/`context` None when they do not say);
+    Backends fill what they know (`inputs`/`context` None when they do not say; `embedding`
+    when they mark an embedding model: Ollama's `embedding` capability, LM Studio's `type`);
     `Catalogue.resolve` completes them and sets `member`, so routing sees no None there.
     """
 
@@ -28,6 +29,7 @@ class ModelInfo:
     loaded: bool = False
     loaded_context: int | None = None
     member: str | None = None
+    embedding: bool = False  # the model makes embeddings, not chat: chat routing skips it
 
     @property
     def window(self) -> int:

@@ -14,17 +14,30 @@ it. The policy, in order:
 Each rule names preferred members; every other capable model whose window holds the
 estimate follows as a fallback, in `preference` order, non-family models last. Within a
 member, a model already loaded comes first (no swap), then the least busy backend.
+
+Embedding models (`ModelInfo.embedding`) are never chat candidates: naming one for chat is
+a 400. `route_embedding()` picks among them alone: an explicit embedding model, or
+EmbeddingGemma first, then any other, with the same loaded-then-least-busy tiebreak.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.config import RoutingConfig
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import InvalidRequest, ModelNotFound, NoRoute
-from gateway.core.family import AUTO_ALIASES, D31B, EDGE, FAMILY, HEARING, LONG, can_take
+from gateway.core.family import (
+    AUTO_ALIASES,
+    D31B,
+    EDGE,
+    EMBEDDING_GEMMA,
+    FAMILY,
+    HEARING,
+    LONG,
+    can_take,
+)
 from gateway.core.inventory import Inventory
 from gateway.core.model import Modality, ModelInfo
 
@@ -93,10 +106,12 @@ def route(
             f"X-Gateway-Prefer must be one of {', '.join(PREFERENCES)}, not {wish.prefer!r}",
             param="X-Gateway-Prefer",
         )
-    models = _pinned(inventory, wish.backend)
+    pinned = _pinned(inventory, wish.backend)
+    models = [m for m in pinned if not m.embedding]
     busy = busy or {}
     name = (wish.model or "").strip()
     if name.lower() not in AUTO_ALIASES:
+        _refuse_embedding_model(name, pinned, catalogue)
         return _override(name, need, models, inventory, wish.backend, catalogue, busy)
     preferred, reason = _rule(need, wish, policy)
     capable = [m for m in models if can_take(m.takes, need.modalities)]
@@ -135,7 +150,7 @@ def _override(
     capable = [m for m in found if can_take(m.takes, need.modalities)]
     if not capable:
         lacking = sorted(need.modalities - found[0].takes - _video_as_stills(found[0]))
-        able = sorted({m.id for m in inventory.models() if can_take(m.takes, need.modalities)})
+        able = sorted({m.id for m in _chat_models(inventory) if can_take(m.takes, need.modalities)})
         raise InvalidRequest(
             f"{name} cannot take {' and '.join(lacking)} input; models that can: "
             f"{', '.join(able) or 'none on the healthy backends'}. Remove the "
@@ -231,11 +246,104 @@ def _missing(
         # It may well be on a backend that is down: say so rather than "no such model".
         why = "; ".join(f"{b.name}: {b.detail}" for b in down)
         return NoRoute(f"model {name!r} is not {where}; unavailable backends: {why}")
-    known = sorted({m.id for m in inventory.models()})
-    listing = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "") if known else "none"
+    listing = _listing(m.id for m in _chat_models(inventory))
     return ModelNotFound(
         f"model {name!r} is not {where}. Use `auto`, a family alias "
         f"({', '.join(m.alias for m in FAMILY)}) or one of: {listing}",
+        param="model",
+    )
+
+
+def _listing(ids: Iterable[str]) -> str:
+    known = sorted(set(ids))
+    return ", ".join(known[:20]) + (" ..." if len(known) > 20 else "") if known else "none"
+
+
+def _chat_models(inventory: Inventory) -> list[ModelInfo]:
+    return [m for m in inventory.models() if not m.embedding]
+
+
+def _refuse_embedding_model(name: str, models: list[ModelInfo], catalogue: Catalogue) -> None:
+    """Chat naming an embedding model (by id, or an embedding member's alias): a 400."""
+    member = catalogue.member(name)
+    named = _named(name, models)
+    if (member is not None and member.embedding) or (named and all(m.embedding for m in named)):
+        raise InvalidRequest(
+            f"{name} is an embedding model: it makes embeddings, not chat. Send it to the "
+            "embeddings API, or choose a chat model: `auto`, a family alias "
+            f"({', '.join(m.alias for m in FAMILY)}) or a model the gateway lists",
+            param="model",
+            code="model_not_supported",
+        )
+
+
+# --- embeddings -------------------------------------------------------------------------
+
+EMBEDDING_AUTO = AUTO_ALIASES | {EMBEDDING_GEMMA.alias}
+
+
+def route_embedding(
+    wish: Wish,
+    inventory: Inventory,
+    catalogue: Catalogue,
+    busy: Mapping[str, int] | None = None,
+) -> RouteDecision:
+    """Pick the embedding model for an embeddings request, or raise the error to show.
+
+    An explicit model (not `auto`) must be an embedding model on a healthy backend (404 when
+    nobody has it, 400 when it makes chat, not embeddings); `auto` or `embeddinggemma` take
+    EmbeddingGemma first, then any other embedding model. Within that: loaded first, then
+    the least busy backend. `wish.prefer` means nothing here.
+    """
+    models = _pinned(inventory, wish.backend)
+    busy = busy or {}
+    name = (wish.model or "").strip()
+    embedders = [m for m in models if m.embedding]
+    if name.lower() in EMBEDDING_AUTO:
+        if not embedders:
+            raise _no_embedder(inventory, wish.backend)
+        ranked = sorted(
+            embedders,
+            key=lambda m: (m.member != EMBEDDING_GEMMA.alias, *_tiebreak(m, busy)),
+        )
+        return RouteDecision(ranked[0], "embedding", 0, tuple(ranked))
+    found = _named(name, models)
+    if not found:
+        raise _missing_embedder(name, inventory, wish.backend, catalogue)
+    chosen = [m for m in found if m.embedding]
+    if not chosen:
+        raise InvalidRequest(
+            f"{name} is not an embedding model; embedding models here: "
+            f"{_listing(m.id for m in inventory.models() if m.embedding)}",
+            param="model",
+            code="model_not_supported",
+        )
+    ranked = sorted(chosen, key=lambda m: _tiebreak(m, busy))
+    return RouteDecision(ranked[0], "override", 0, tuple(ranked))
+
+
+def _no_embedder(inventory: Inventory, backend: str | None) -> NoRoute:
+    where = f"on backend {backend!r}" if backend else "on any healthy backend"
+    down = "; ".join(f"{b.name}: {b.detail}" for b in inventory.backends if not b.healthy)
+    return NoRoute(
+        f"no embedding model {where}{f' (unavailable backends: {down})' if down else ''}; "
+        f"get EmbeddingGemma with {EMBEDDING_GEMMA.how_to_get}"
+    )
+
+
+def _missing_embedder(
+    name: str, inventory: Inventory, backend: str | None, catalogue: Catalogue
+) -> NoRoute | ModelNotFound:
+    member = catalogue.member(name)
+    where = f"on backend {backend!r}" if backend else "on any healthy backend"
+    if member is not None and member.embedding:
+        return NoRoute(f"no {member.alias} model {where}; get one with {member.how_to_get}")
+    if down := [b for b in inventory.backends if not b.healthy and backend in (None, b.name)]:
+        why = "; ".join(f"{b.name}: {b.detail}" for b in down)
+        return NoRoute(f"model {name!r} is not {where}; unavailable backends: {why}")
+    return ModelNotFound(
+        f"model {name!r} is not {where}. Use `auto` or one of the embedding models: "
+        f"{_listing(m.id for m in inventory.models() if m.embedding)}",
         param="model",
     )
 

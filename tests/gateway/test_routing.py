@@ -12,7 +12,7 @@ from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError, InvalidRequest, ModelNotFound, NoRoute
 from gateway.core.inventory import BackendState, Inventory
 from gateway.core.model import Modality, ModelInfo
-from gateway.core.routing import ContextTooLong, Need, Wish, num_ctx, route
+from gateway.core.routing import ContextTooLong, Need, Wish, num_ctx, route, route_embedding
 
 T, IMG, A, V = Modality.TEXT, Modality.IMAGE, Modality.AUDIO, Modality.VIDEO
 CAT = Catalogue()
@@ -72,6 +72,16 @@ WITH_12B = inv(state("ollama", m("gemma4:e2b"), m("gemma4:e4b"), m("gemma4:12b",
 ONLY_12B = inv(state("ollama", m("gemma4:12b", context=262144)))
 EMBEDDED = inv(state("embedded", m("gemma-3-270m"), kind="openai"))
 FULL_AND_EMBEDDED = inv(OLLAMA_FULL, state("embedded", m("gemma-3-270m"), kind="openai"))
+# Embedding models beside chat models: Ollama says so by capability, LM Studio by type, and
+# EmbeddingGemma is one by the family table whatever its backend says.
+NOMIC = "text-embedding-nomic-embed-text-v1.5"
+WITH_EMBEDDERS = inv(
+    state("ollama", m("gemma4:e4b"), m("embeddinggemma:300m", embedding=True)),
+    state("lms", m("google/gemma-4-26b-a4b", inputs=VLM), m(NOMIC, embedding=True),
+          m("text-embedding-embeddinggemma-300m"), kind="openai"),
+)  # fmt: skip
+ONLY_EMBEDDERS = inv(state("ollama", m("embeddinggemma"), m("nomic-embed-text", embedding=True)))
+NOMIC_ONLY = inv(state("lms", m(NOMIC, embedding=True), kind="openai"))
 
 TEXT = Need(frozenset({T}), 500)
 LONG = Need(frozenset({T}), 50_000)
@@ -149,6 +159,10 @@ CASES = [
      "override"),
     ("override on a pinned backend", SPLIT, IMAGE, Wish("gemma4-26b-a4b", backend="lms"),
      "google/gemma-4-26b-a4b", "override"),
+    ("embedding models are no chat candidates", WITH_EMBEDDERS, TEXT, Wish(),
+     "google/gemma-4-26b-a4b", "default"),
+    ("embedding models are no fallbacks either", WITH_EMBEDDERS, TEXT, Wish(prefer="speed"),
+     "gemma4:e4b", "prefer-speed"),
 ]  # fmt: skip
 
 
@@ -200,6 +214,13 @@ ERRORS = [
     ("pinned backend down", ONE_DOWN, TEXT, Wish(backend="ollama"), NoRoute, "unavailable"),
     ("bad prefer value", FULL, TEXT, Wish(prefer="fast"), InvalidRequest, "speed, balanced"),
     ("image to a text-only inventory", EMBEDDED, IMAGE, Wish(), NoRoute, "image"),
+    ("chat naming an embedding model by id: 400", WITH_EMBEDDERS, TEXT, Wish(NOMIC),
+     InvalidRequest, "is an embedding model"),
+    ("chat naming embeddinggemma: 400", WITH_EMBEDDERS, TEXT, Wish("embeddinggemma"),
+     InvalidRequest, "is an embedding model"),
+    ("chat naming embeddinggemma nobody has: 400", FULL, TEXT, Wish("embeddinggemma"),
+     InvalidRequest, "is an embedding model"),
+    ("only embedding models: no chat", ONLY_EMBEDDERS, TEXT, Wish(), NoRoute, "gemma4-e4b"),
 ]  # fmt: skip
 
 
@@ -214,6 +235,86 @@ def test_route_errors(
     with pytest.raises(error) as err:
         route(need, wish, inventory, POLICY, CAT)
     assert says in err.value.message
+
+
+EMBED_CASES = [
+    # (case, inventory, wish, model, reason, candidates)
+    ("auto -> EmbeddingGemma first", WITH_EMBEDDERS, Wish(), "embeddinggemma:300m", "embedding",
+     ["embeddinggemma:300m", "text-embedding-embeddinggemma-300m", NOMIC]),
+    ("'embeddinggemma' is auto", WITH_EMBEDDERS, Wish("embeddinggemma"), "embeddinggemma:300m",
+     "embedding", ["embeddinggemma:300m", "text-embedding-embeddinggemma-300m", NOMIC]),
+    ("'embeddinggemma' without one: any embedder", NOMIC_ONLY, Wish("embeddinggemma"), NOMIC,
+     "embedding", [NOMIC]),
+    ("pinned to LM Studio", WITH_EMBEDDERS, Wish(backend="lms"),
+     "text-embedding-embeddinggemma-300m", "embedding",
+     ["text-embedding-embeddinggemma-300m", NOMIC]),
+    ("explicit id", WITH_EMBEDDERS, Wish(NOMIC), NOMIC, "override", [NOMIC]),
+    ("the member resolves without the backend saying", ONLY_EMBEDDERS, Wish(), "embeddinggemma",
+     "embedding", ["embeddinggemma", "nomic-embed-text"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("inventory", "wish", "model", "reason", "candidates"),
+    [c[1:] for c in EMBED_CASES],
+    ids=[c[0] for c in EMBED_CASES],
+)
+def test_route_embedding(
+    inventory: Inventory, wish: Wish, model: str, reason: str, candidates: list[str]
+) -> None:
+    decision = route_embedding(wish, inventory, CAT)
+    assert (decision.model.id, decision.reason) == (model, reason)
+    assert [c.id for c in decision.candidates] == candidates
+    assert all(c.embedding for c in decision.candidates)
+
+
+EMBED_ERRORS = [
+    ("a chat model named: 400 lists embedders", WITH_EMBEDDERS, Wish("gemma4:e4b"),
+     InvalidRequest, f"not an embedding model; embedding models here: embeddinggemma:300m, "
+     f"text-embedding-embeddinggemma-300m, {NOMIC}"),
+    ("a chat alias named: 400", WITH_EMBEDDERS, Wish("gemma4-26b-a4b"), InvalidRequest,
+     "not an embedding model"),
+    ("unknown id: 404", WITH_EMBEDDERS, Wish("bge-m3"), ModelNotFound, NOMIC),
+    ("unknown id while a backend is down: 503", ONE_DOWN, Wish("bge-m3"), NoRoute, "refused"),
+    ("no embedding model: 503 says how", FULL, Wish(), NoRoute, "`ollama pull embeddinggemma`"),
+    ("nothing healthy: 503 says why", inv(state("ollama", healthy=False)), Wish(), NoRoute,
+     "refused"),
+    ("pinned to a backend without one", WITH_EMBEDDERS, Wish(backend="nope"), InvalidRequest,
+     "no backend named"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("inventory", "wish", "error", "says"),
+    [c[1:] for c in EMBED_ERRORS],
+    ids=[c[0] for c in EMBED_ERRORS],
+)
+def test_route_embedding_errors(
+    inventory: Inventory, wish: Wish, error: type[GatewayError], says: str
+) -> None:
+    with pytest.raises(error) as err:
+        route_embedding(wish, inventory, CAT)
+    assert says in err.value.message
+
+
+def test_route_embedding_prefers_loaded_then_idle() -> None:
+    two = inv(state("a", m("embeddinggemma")), state("b", m("embeddinggemma")))
+    assert route_embedding(Wish(), two, CAT, busy={"a": 2, "b": 1}).backend == "b"
+    warm = inv(state("a", m("embeddinggemma")), state("b", m("embeddinggemma", loaded=True)))
+    assert route_embedding(Wish(), warm, CAT, busy={"b": 5}).backend == "b"
+
+
+def test_embeddinggemma_resolves_as_an_embedding_model() -> None:
+    for model_id in ("embeddinggemma", "embeddinggemma:300m", "google/embeddinggemma-300m",
+                     "text-embedding-embeddinggemma-300m-qat"):  # fmt: skip
+        info = CAT.resolve(ModelInfo(model_id, "b"))
+        assert (info.member, info.embedding, info.takes, info.context) == (
+            "embeddinggemma", True, frozenset({T}), 2048
+        )  # fmt: skip
+    assert not CAT.resolve(ModelInfo("gemma4:e4b", "b")).embedding
+    custom = Catalogue([ModelEntry(match="bge-*", member="bge", modalities=["text"],
+                                   context=8192, embedding=True)])  # fmt: skip
+    assert custom.resolve(ModelInfo("bge-m3", "b")).embedding
 
 
 def test_candidates_are_ordered_fallbacks() -> None:
@@ -281,7 +382,7 @@ def test_num_ctx_ladder(model: ModelInfo, tokens: int, expected: int) -> None:
 # --- properties -------------------------------------------------------------------------
 
 INVENTORIES = [FULL, EDGE, E2B_ONLY, ONLY_26B, SPLIT, ONE_DOWN, LOADED, LMS_E4B_OLLAMA_E2B,
-               EMBEDDED, FULL_AND_EMBEDDED]  # fmt: skip
+               EMBEDDED, FULL_AND_EMBEDDED, WITH_EMBEDDERS, ONLY_EMBEDDERS]  # fmt: skip
 needs = st.builds(
     Need,
     st.sets(st.sampled_from([T, IMG, A, V]), min_size=1).map(frozenset),
@@ -290,7 +391,8 @@ needs = st.builds(
 wishes = st.builds(
     Wish,
     st.sampled_from([None, "auto", "gemma4-e2b", "gemma4-e4b", "gemma4-26b-a4b", "gemma4-31b",
-                     "gemma4:e4b", "google/gemma-4-31b", "gemma-3-270m"]),
+                     "gemma4:e4b", "google/gemma-4-31b", "gemma-3-270m", "embeddinggemma",
+                     NOMIC]),
     st.sampled_from([None, "ollama", "lms"]),
     st.sampled_from([None, "speed", "balanced", "quality"]),
 )  # fmt: skip
@@ -308,6 +410,8 @@ def test_properties(need: Need, wish: Wish, inventory: Inventory) -> None:
         assert A not in need.modalities or A in model.takes
         # every candidate's window holds the estimate
         assert model.window >= need.tokens
+        # chat never reaches an embedding model
+        assert not model.embedding
     if wish.model not in (None, "auto"):
         # an override is never silently changed into another model
         assert decision.reason == "override"

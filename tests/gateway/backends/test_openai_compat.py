@@ -121,7 +121,9 @@ async def test_lm_studio_0_4_is_listed_from_api_v1() -> None:
     async with OpenAIEmulator(lmodels) as lms:
         (first, _), paths = await listings(lms)
     assert paths == [["/api/v1/models"]] * 2
-    assert [(m.id, m.context, m.loaded) for m in first] == [(GEMMA, 4096, True)]
+    assert [(m.id, m.context, m.loaded, m.embedding) for m in first] == [
+        (GEMMA, 4096, True, False), ("nomic-embed", 262144, False, True)
+    ]  # fmt: skip
 
 
 async def test_lm_studio_0_3_is_listed_from_api_v0() -> None:
