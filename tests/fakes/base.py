@@ -4,7 +4,9 @@ every request, with the fault knobs tests flip between requests."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -168,3 +170,21 @@ class Emulator(ABC):
 def dumps(obj: Any) -> str:
     """Compact JSON, as Go's encoding/json and most servers put it on the wire."""
     return json.dumps(obj, separators=(",", ":"))
+
+
+def text_vector(model: str, text: str, dims: int) -> list[float]:
+    """A deterministic unit vector for `text` (from a hash of model and text), so tests can
+    tell which input a vector belongs to and check that order is kept."""
+    digest = b""
+    counter = 0
+    while len(digest) < 2 * dims:
+        digest += hashlib.sha256(f"{model}\0{text}\0{counter}".encode()).digest()
+        counter += 1
+    raw = [int.from_bytes(digest[2 * i : 2 * i + 2], "big") / 32767.5 - 1 for i in range(dims)]
+    return normalized(raw)
+
+
+def normalized(vector: list[float]) -> list[float]:
+    """`vector` scaled to length 1, as Ollama's `normalize` does (server/routes.go)."""
+    norm = 1.0 / max(math.sqrt(sum(x * x for x in vector)), 1e-12)
+    return [x * norm for x in vector]

@@ -11,7 +11,11 @@ request is recorded so tests can assert what the gateway sent. Like today's Olla
 - renders the prompt as its Gemma 4 renderer does and records it (`prompts`), and silently
   drops old messages that do not fit `num_ctx` counting 768 per image (`ollama_render`,
   `truncated`);
-- answers a `format` schema with JSON that fits it, and `logprobs` with per-token logprobs.
+- answers a `format` schema with JSON that fits it, and `logprobs` with per-token logprobs;
+- embeds on `/api/embed` and the legacy `/api/embeddings` as `server/routes.go` EmbedHandler
+  and EmbeddingsHandler do (api/types.go EmbedRequest/EmbedResponse, EmbeddingRequest/
+  EmbeddingResponse): vectors are deterministic (a hash of the text), normalised, cut to
+  `dimensions` and normalised again; see `_embed`.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.base import Emulator, dumps
+from tests.fakes.base import Emulator, dumps, normalized, text_vector
 from tests.fakes.ollama_render import count, is_large, render, truncate
 
-__all__ = ["OllamaEmulator", "OllamaModel"]
+__all__ = ["OllamaEmulator", "OllamaModel", "embeddinggemma"]
 
 # --- Ollama ----------------------------------------------------------------------------
 
@@ -49,6 +53,14 @@ THOUGHT = ["The user", " greets me;", " I should answer."]  # streamed as messag
 INVENTED_THOUGHT = "The user wants a transcription. The audio probably says: thank you."
 THINK_VALUES = ("high", "medium", "low", "max")  # api/types.go ThinkValue.UnmarshalJSON
 _ZERO_DURATION = re.compile(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?")
+# What a chat model's runner says when asked to embed: since Ollama runs llama-server for GGUF
+# models (v0.30.0), a runner started without `--embedding` (llm/llama_server.go
+# appendBatchArgs: only models with `<arch>.pooling_type`) answers /v1/embeddings with
+# llama.cpp's 501, which EmbedHandler passes on with its status (llm/llama_server.go
+# normalizeEmbeddingError keeps it). The wording is llama.cpp's tools/server (not mirrored
+# here: quoted from its handle_embeddings_impl).
+NO_EMBEDDINGS = "This server does not support embeddings. Start it with `--embeddings`"
+TOO_LONG = "the input length exceeds the context length"  # EmbedHandler, truncate false
 
 
 def _sha256(text: str) -> str:
@@ -70,6 +82,7 @@ class OllamaModel:
     loaded_context: int = 4096
     digest: str = field(default="")  # empty -> a sha256 of the name (stable across runs)
     size: int = 9608350245
+    embedding_length: int = 2560  # TV-S1's gemma4; an embedding model's vector length
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -99,7 +112,9 @@ class OllamaModel:
             info[f"{arch}.audio.embedding_length"] = 1024
         info[f"{arch}.block_count"] = 42
         info[f"{arch}.context_length"] = self.context_length
-        info[f"{arch}.embedding_length"] = 2560
+        info[f"{arch}.embedding_length"] = self.embedding_length
+        if "embedding" in self.capabilities:  # server/images.go: `pooling_type` -> embedding
+            info[f"{arch}.pooling_type"] = 1
         if "vision" in self.capabilities:
             info[f"{arch}.vision.block_count"] = 16
             info[f"{arch}.vision.patch_size"] = 16
@@ -109,6 +124,22 @@ class OllamaModel:
         info["tokenizer.ggml.eos_token_ids"] = [1, 106, 50]
         info["tokenizer.ggml.pre"] = arch
         return info
+
+
+def embeddinggemma(name: str = "embeddinggemma", **kw: Any) -> OllamaModel:
+    """EmbeddingGemma as `ollama pull embeddinggemma` gives it: 300M, 768-long vectors, a
+    2048-token window, `embedding` its only capability (ollama.com/library/embeddinggemma;
+    the family name is an assumption: the GGUF architecture is `gemma-embedding`)."""
+    fields: dict[str, Any] = {
+        "family": "gemma3",
+        "parameter_size": "307.58M",
+        "quantization_level": "BF16",
+        "capabilities": ("embedding",),
+        "context_length": 2048,
+        "size": 621875688,
+        "embedding_length": 768,
+    }
+    return OllamaModel(name, **{**fields, **kw})
 
 
 def _full_name(name: str) -> str:
@@ -143,6 +174,8 @@ class OllamaEmulator(Emulator):
     `Emulator`); `chat_cancelled` / `cancellations` report clients
     that hung up, `reloads` counts model (re)loads caused by chats, `prompts` and
     `truncated` record each chat's rendered prompt and the messages Ollama dropped.
+    `/api/embed` and `/api/embeddings` honour `status_override`, `delay_first_byte` and
+    `garbage`; `embeds()` returns the bodies `/api/embed` received.
     """
 
     chat_path = "/api/chat"
@@ -165,7 +198,13 @@ class OllamaEmulator(Emulator):
             web.post("/api/show", self._show),
             web.get("/api/ps", self._ps),
             web.post("/api/chat", self._chat),
+            web.post("/api/embed", self._embed),
+            web.post("/api/embeddings", self._embeddings),
         ]
+
+    def embeds(self) -> list[Any]:
+        """The JSON bodies of every `/api/embed` request, oldest first."""
+        return [r.body for r in self.received if r.path == "/api/embed"]
 
     def find(self, name: str) -> OllamaModel | None:
         """The pulled model `name` refers to (`gemma4` and `gemma4:latest` are one)."""
@@ -233,6 +272,80 @@ class OllamaEmulator(Emulator):
             if m.loaded
         ]
         return web.json_response({"models": models}, dumps=dumps)
+
+    # --- embeddings ------------------------------------------------------------------
+
+    async def _faults(self) -> web.Response | None:
+        """The fault knobs as the embeddings routes take them (before any parsing)."""
+        if self.delay_first_byte:
+            await asyncio.sleep(self.delay_first_byte)
+        if self.status_override is not None:
+            status, payload = self.status_override
+            return web.json_response(payload, status=status, dumps=dumps)
+        return self.garbage_response()
+
+    async def _embed(self, request: web.Request) -> web.Response:
+        """POST /api/embed, as server/routes.go EmbedHandler answers it."""
+        if fault := await self._faults():
+            return fault
+        started = datetime.now()
+        body, problem = await _parse_embed(request)
+        if problem is not None:
+            return _error(400, problem)
+        assert body is not None
+        name = str(body.get("model") or "")
+        model = self.find(name) if name else None
+        if model is None:  # getExistingName (and an empty name) fail alike
+            return _error(404, f"model '{name}' not found")
+        cold = self._load(model, (body.get("options") or {}).get("num_ctx"))
+        inputs: list[str] = body["input"]
+        if not inputs:  # a load request: no durations, no counts (omitempty)
+            return web.json_response({"model": name, "embeddings": []}, dumps=dumps)
+        if "embedding" not in model.capabilities:
+            return _error(501, NO_EMBEDDINGS)
+        window = _embed_window(model, body.get("options") or {})
+        vectors, tokens = [], 0
+        for text in inputs:
+            words = text.split()
+            if len(words) > window and body.get("truncate") is False:
+                return _error(400, TOO_LONG)
+            kept = " ".join(words[:window])  # truncation by tokens (a word each here)
+            vectors.append(_dimensioned(text_vector(model.name, kept, model.embedding_length),
+                                        body.get("dimensions")))  # fmt: skip
+            tokens += min(len(words), window) + 2  # with BOS and EOS, as the runner counts
+        load = LOAD_NS if cold else WARM_LOAD_NS
+        took = int((datetime.now() - started).total_seconds() * 1e9)
+        reply = {
+            "model": name,
+            "embeddings": vectors,
+            "total_duration": load + took,
+            "load_duration": load,
+            "prompt_eval_count": tokens,
+        }
+        return web.json_response(reply, dumps=dumps)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """POST /api/embeddings (legacy), as EmbeddingsHandler answers it: `prompt` in,
+        `embedding` out, the runner's vector as it is (not normalised by the handler)."""
+        if fault := await self._faults():
+            return fault
+        body = await _json_object(request)
+        if body is None:
+            return _error(400, "missing request body")
+        name = str(body.get("model") or "")
+        if not name:
+            return _error(400, "model is required")
+        model = self.find(name)
+        if model is None:
+            return _error(404, f'model "{name}" not found, try pulling it first')
+        self._load(model, (body.get("options") or {}).get("num_ctx"))
+        prompt = body.get("prompt")
+        if not prompt:  # an empty request loads the model
+            return web.json_response({"embedding": []}, dumps=dumps)
+        if "embedding" not in model.capabilities:
+            return _error(500, NO_EMBEDDINGS)  # any runner error is a 500 here
+        raw = [3 * x for x in text_vector(model.name, str(prompt), model.embedding_length)]
+        return web.json_response({"embedding": raw}, dumps=dumps)
 
     # --- chat ------------------------------------------------------------------------
 
@@ -436,6 +549,60 @@ async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str 
         return None, "json: cannot unmarshal messages into Go struct field of type []api.Message"
     error = _bad_image(messages)
     return (None, error) if error else (body, None)
+
+
+async def _parse_embed(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The body with `input` made a list (a string: one input, empty: none), or the 400
+    message EmbedHandler gives."""
+    raw = await request.read()
+    if not raw.strip():
+        return None, "missing request body"
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        return None, f"invalid character in request body: {e.msg}"
+    if not isinstance(body, dict):
+        return None, "json: cannot unmarshal into Go value of type api.EmbedRequest"
+    given = body.get("input")
+    if isinstance(given, str):
+        inputs = [given] if given else []
+    elif isinstance(given, list) and all(isinstance(i, str) for i in given):
+        inputs = list(given)
+    elif given is None:
+        inputs = []
+    else:
+        return None, "invalid input type"
+    for key, kind, go in (("truncate", bool, "bool"), ("dimensions", int, "int")):
+        value = body.get(key)
+        if value is not None and (type(value) is not kind):
+            return None, (
+                f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                f"EmbedRequest.{key} of type {go}"
+            )
+    return {**body, "input": inputs}, None
+
+
+def _json_kind(value: Any) -> str:
+    """How Go's encoding/json names a JSON value's kind in its errors."""
+    kinds = {str: "string", bool: "bool", int: "number", float: "number", list: "array"}
+    return kinds.get(type(value), "object")
+
+
+def _embed_window(model: OllamaModel, options: dict[str, Any]) -> int:
+    """The tokens an input may have: the model's window, or `num_ctx` when smaller, less
+    BOS and EOS (EmbedHandler inputTokensAndContext, adjustTokenLimit)."""
+    window = model.context_length
+    num_ctx = options.get("num_ctx")
+    if isinstance(num_ctx, int) and num_ctx > 0:
+        window = min(window, num_ctx)
+    return max(window - 2, 0)
+
+
+def _dimensioned(vector: list[float], dimensions: Any) -> list[float]:
+    """EmbedHandler: normalised, then with 0 < dimensions < length cut and normalised again."""
+    if isinstance(dimensions, int) and 0 < dimensions < len(vector):
+        return normalized(vector[:dimensions])
+    return vector
 
 
 def _bad_image(messages: list[dict[str, Any]]) -> str | None:

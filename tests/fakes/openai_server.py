@@ -5,6 +5,11 @@ listings, its 200-for-anything fallback, its JIT loading and its silent truncati
 prompt over the loaded context; `plain` is a bare `/v1` server (so a client must fall back
 to `/v1/models`). Replies have the shapes of TV-L1..L5 and TV-A1/A2, and errors come in
 either of the two shapes LM Studio is recorded with (§3 "Error format").
+
+`/v1/embeddings` answers as `lmstudio.ai/docs/text-embeddings` shows: `input` a string or a
+list of strings, `{"object": "list", "data": [{"object": "embedding", "embedding": [...],
+"index": i}], "model", "usage"}`, LM Studio's usage all zeros (as in that example), a plain
+server's counted. Vectors are deterministic (a hash of the text).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from tests.fakes.base import Emulator, Handler, Middleware, Received, dumps
+from tests.fakes.base import Emulator, Handler, Middleware, Received, dumps, text_vector
 
 __all__ = ["LMModel", "OpenAIEmulator", "Received", "Truncation"]
 
@@ -40,6 +45,9 @@ BAD_PART = (
     "Invalid 'content': 'content' objects must have a 'type' field that is either "
     "'text' or 'image_url'"
 )
+# LM Studio's answer to embeddings from a model that is no embedding model is not recorded:
+# this wording is an assumption (the status too).
+NOT_EMBEDDING = "Model is not an embedding model. Please load an embedding model."
 _DATA_URL = re.compile(r"data:image/(?:png|jpeg);base64,(.*)", re.S)
 _ID_CHARS = string.ascii_lowercase + string.digits
 
@@ -61,6 +69,7 @@ class LMModel:
     num_experts: int | None = None  # only MoE models carry it (TV-L3: 8)
     parallel: int = 4  # TV-L3 loaded_instances[].config.parallel
     tool_use: bool = True
+    dimensions: int = 768  # an embedding model's vector length
 
     @property
     def loaded_context(self) -> int | None:
@@ -136,6 +145,8 @@ class OpenAIEmulator(Emulator):
     Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
     `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` / `fault_after` (see
     `Emulator`); `chat_cancelled` / `cancellations` report clients that hung up.
+    `/v1/embeddings` honours `status_override` and `garbage`; `reverse_embeddings` sends its
+    `data` last index first (order is by `index`); `embeds()` returns its bodies.
     """
 
     chat_path = "/v1/chat/completions"
@@ -158,11 +169,17 @@ class OpenAIEmulator(Emulator):
         self.api_v1 = api_v1  # /api/v1/models is LM Studio 0.4.0+; before, "200 anyway"
         self.truncations: list[Truncation] = []
         self._jit_loaded: set[str] = set()
+        self.reverse_embeddings = False
+
+    def embeds(self) -> list[Any]:
+        """The JSON bodies of every `/v1/embeddings` request, oldest first."""
+        return [r.body for r in self.received if r.path == "/v1/embeddings"]
 
     def routes(self) -> list[web.RouteDef]:
         routes = [
             web.get("/v1/models", self._v1_models),
             web.post("/v1/chat/completions", self._chat),
+            web.post("/v1/embeddings", self._embeddings),
         ]
         if self.flavour == "lmstudio":
             routes += [
@@ -238,6 +255,52 @@ class OpenAIEmulator(Emulator):
         if not self.api_v1:
             return await self._anything(request)
         return web.json_response({"models": [m.v1_entry() for m in self.models]})
+
+    # --- embeddings ------------------------------------------------------------------
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        if self.status_override is not None:
+            status, payload = self.status_override
+            return web.json_response(payload, status=status)
+        if garbage := self.garbage_response():
+            return garbage
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return self.error(400, "Invalid JSON in request body")
+        given = body.get("input") if isinstance(body, dict) else None
+        inputs = [given] if isinstance(given, str) else given
+        if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+            return self.error(400, "'input' field must be a string or an array of strings",
+                              param="input")  # fmt: skip
+        name = body.get("model")
+        model = self.find(name if isinstance(name, str) else "")
+        if model is None:
+            return self.not_found(name)
+        if model.type != "embeddings":
+            return self.error(400, NOT_EMBEDDING, param="model")
+        self._jit_load(model)
+        data = [
+            {"object": "embedding", "embedding": text_vector(model.id, t, model.dimensions),
+             "index": i}
+            for i, t in enumerate(inputs)
+        ]  # fmt: skip
+        if self.reverse_embeddings:
+            data.reverse()
+        words = 0 if self.flavour == "lmstudio" else sum(len(t.split()) for t in inputs)
+        usage = {"prompt_tokens": words, "total_tokens": words}
+        return web.json_response(
+            {"object": "list", "data": data, "model": model.id, "usage": usage}
+        )
+
+    def not_found(self, name: Any) -> web.Response:
+        known = "\n".join(m.id for m in self.models)
+        return self.error(
+            404,
+            f'Model "{name}" not found. Please specify a valid model.\n\nYour models:\n\n{known}',
+            param="model",
+            code="model_not_found",
+        )
 
     # --- chat ------------------------------------------------------------------------
 
