@@ -235,7 +235,9 @@ class Budget:
 
 
 async def fetch_all(
-    urls: Remote, media: PreprocessConfig, reach: Reach = Reach()  # noqa: B008 - frozen
+    urls: Remote,
+    media: PreprocessConfig,
+    reach: Reach = Reach(),  # noqa: B008 - frozen
 ) -> Fetched:
     """Fetch a request's remote media within its caps: count, total bytes, concurrency.
 

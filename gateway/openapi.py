@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.fronts.ollama_wire import ChatBody, GenerateBody, ModelBody
 from gateway.fronts.openai_wire import ChatRequest
 
 Schema = dict[str, Any]
@@ -61,7 +62,8 @@ def openapi_document() -> Schema:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "Required on `/v1/` paths when `server.api_keys` is set.",
+                    "description": "Required on every API path (not the health probes, "
+                    "metrics, `/` or this document) when `server.api_keys` is set.",
                 }
             },
         },
@@ -133,7 +135,55 @@ def _paths() -> Schema:
             }
         },
         "/openapi.json": _open("openapi", "This document.", "OpenAPIDocument"),
+        **_ollama_paths(),
     }
+
+
+def _ollama_paths() -> Schema:
+    """Ollama's native API (`fronts/ollama.py`): Ollama's shapes, Ollama's errors."""
+
+    def op(operation_id: str, summary: str, ok: Schema, body: str | None = None,
+           errors: tuple[int, ...] = (401,), method: str = "get") -> Schema:  # fmt: skip
+        operation: Schema = {
+            "operationId": operation_id, "summary": summary, "security": [{"bearerAuth": []}],
+            "responses": {"200": ok, **_errors(*errors, schema="OllamaError")},
+        }  # fmt: skip
+        if body:
+            operation["parameters"] = _gateway_headers()
+            operation["requestBody"] = {
+                "required": True, "content": {"application/json": {"schema": _ref(body)}}
+            }  # fmt: skip
+        return {method: operation}
+
+    answer = {"schema": _ref("OllamaAnswer")}
+    generation = {"description": "One JSON object, or with `stream` (the default) NDJSON "
+                  "lines ending in a `done` line with Ollama's counters.",
+                  "content": {"application/json": answer,
+                              "application/x-ndjson": answer}}  # fmt: skip
+    every = tuple(ERROR_STATUSES)
+    store = {"summary": "Not proxied: run it against the backend itself.", "security": [],
+             "responses": {"501": _json("Not proxied.", "OllamaError"),
+                           **_errors(401, schema="OllamaError")}}  # fmt: skip
+    return {
+        "/api/chat": op("ollamaChat", "Ollama chat, routed.", generation, "OllamaChat",
+                        every, "post"),
+        "/api/generate": op("ollamaGenerate", "Ollama generate, routed.", generation,
+                            "OllamaGenerate", every, "post"),
+        "/api/tags": op("ollamaTags", "Every routable model.", _json("Models.", "OllamaModels")),
+        "/api/ps": op("ollamaPs", "Loaded models.", _json("Models.", "OllamaModels")),
+        "/api/show": op("ollamaShow", "One model's facts.", _json("Facts.", "OllamaShow"),
+                        "OllamaModelName", (400, 401, 404, 408, 413, 415, 503), "post"),
+        "/api/version": op("ollamaVersion", "The Ollama API version followed.",
+                           _json("Version.", "OllamaVersion")),
+        "/": {"get": {"operationId": "ollamaAlive", "summary": "Ollama's liveness answer.",
+                      "security": [], "responses": {"200": {
+                          "description": "`Ollama is running`.",
+                          "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        **{path: {method: {**store, "operationId": f"ollama{path.split('/')[2].title()}"}}
+           for method, path in (("post", "/api/pull"), ("post", "/api/push"),
+                                ("post", "/api/create"), ("post", "/api/copy"),
+                                ("delete", "/api/delete"))},
+    }  # fmt: skip
 
 
 def _open(operation_id: str, summary: str, schema: str) -> Schema:
@@ -203,11 +253,11 @@ def _chat_ok() -> Schema:
     }
 
 
-def _errors(*statuses: int) -> Schema:
-    """OpenAI error objects; a 429 also says when to retry."""
+def _errors(*statuses: int, schema: str = "Error") -> Schema:
+    """Error objects (OpenAI's unless `schema` names another); a 429 says when to retry."""
     out = {}
     for status in statuses:
-        response = _json(ERROR_STATUSES[status], "Error")
+        response = _json(ERROR_STATUSES[status], schema)
         if status == 429:
             response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         out[str(status)] = response
@@ -328,7 +378,33 @@ def _schemas() -> dict[str, Schema]:
             },
         },
         "OpenAPIDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+        **_ollama_schemas(),
     }
+
+
+def _ollama_schemas() -> dict[str, Schema]:
+    schemas: dict[str, Schema] = {}
+    for name, model in (("OllamaChat", ChatBody), ("OllamaGenerate", GenerateBody),
+                        ("OllamaModelName", ModelBody)):  # fmt: skip
+        # Ollama's `Message`, `Options`, ... are not OpenAI's: their own names, prefixed.
+        schema = model.model_json_schema(ref_template=REF.format(model="Ollama{model}"))
+        schemas.update({f"Ollama{k}": v for k, v in schema.pop("$defs", {}).items()})
+        schemas[name] = schema
+    obj, text = {"type": "object"}, {"type": "string"}
+    models = {"type": "array", "items": {"type": "object", "required": ["name", "model"],
+                                         "properties": {"name": text, "model": text}}}  # fmt: skip
+    return {
+        **schemas,
+        "OllamaError": {"type": "object", "required": ["error"], "properties": {"error": text}},
+        "OllamaAnswer": {"type": "object", "required": ["model", "created_at", "done"],
+                         "properties": {"model": text, "created_at": text, "done": {
+                             "type": "boolean"}, "message": obj, "response": text}},
+        "OllamaModels": {"type": "object", "required": ["models"], "properties": {
+            "models": models}},
+        "OllamaShow": {"type": "object", "required": ["details", "model_info", "capabilities"]},
+        "OllamaVersion": {"type": "object", "required": ["version"],
+                          "properties": {"version": text}},
+    }  # fmt: skip
 
 
 def _completion(kind: str, required: list[str], choice: Schema) -> Schema:

@@ -457,7 +457,6 @@ ENDPOINTS = [
     Endpoint("GET", "/", alive, error_response, public=True),
     *(Endpoint(method, path, not_proxied, error_response) for method, path in (
         ("POST", "/api/pull"), ("POST", "/api/push"), ("POST", "/api/create"),
-        ("POST", "/api/copy"), ("DELETE", "/api/delete"), ("POST", "/api/blobs/{digest}"),
-        ("HEAD", "/api/blobs/{digest}"),
+        ("POST", "/api/copy"), ("DELETE", "/api/delete"),
     )),
 ]  # fmt: skip
