@@ -13,7 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.fronts.ollama_wire import ChatBody, GenerateBody, ModelBody
+from gateway.fronts.ollama_wire import (
+    ChatBody,
+    EmbedBody,
+    GenerateBody,
+    LegacyEmbedBody,
+    ModelBody,
+)
 from gateway.fronts.openai_wire import ChatRequest
 
 Schema = dict[str, Any]
@@ -173,6 +179,11 @@ def _ollama_paths() -> Schema:
         "/api/ps": op("ollamaPs", "Loaded models.", _json("Models.", "OllamaModels")),
         "/api/show": op("ollamaShow", "One model's facts.", _json("Facts.", "OllamaShow"),
                         "OllamaModelName", (400, 401, 404, 408, 413, 415, 503), "post"),
+        "/api/embed": op("ollamaEmbed", "Embeddings from an embedding model, in order.",
+                         _json("Vectors.", "OllamaEmbeddings"), "OllamaEmbed", every, "post"),
+        "/api/embeddings": op("ollamaEmbeddings", "The older call: one prompt, one vector.",
+                              _json("A vector.", "OllamaEmbedding"), "OllamaLegacyEmbed",
+                              every, "post"),
         "/api/version": op("ollamaVersion", "The Ollama API version followed.",
                            _json("Version.", "OllamaVersion")),
         "/": {"get": {"operationId": "ollamaAlive", "summary": "Ollama's liveness answer.",
@@ -385,12 +396,14 @@ def _schemas() -> dict[str, Schema]:
 def _ollama_schemas() -> dict[str, Schema]:
     schemas: dict[str, Schema] = {}
     for name, model in (("OllamaChat", ChatBody), ("OllamaGenerate", GenerateBody),
-                        ("OllamaModelName", ModelBody)):  # fmt: skip
+                        ("OllamaModelName", ModelBody), ("OllamaEmbed", EmbedBody),
+                        ("OllamaLegacyEmbed", LegacyEmbedBody)):  # fmt: skip
         # Ollama's `Message`, `Options`, ... are not OpenAI's: their own names, prefixed.
         schema = model.model_json_schema(ref_template=REF.format(model="Ollama{model}"))
         schemas.update({f"Ollama{k}": v for k, v in schema.pop("$defs", {}).items()})
         schemas[name] = schema
     obj, text = {"type": "object"}, {"type": "string"}
+    vector = {"type": "array", "items": {"type": "number"}}
     models = {"type": "array", "items": {"type": "object", "required": ["name", "model"],
                                          "properties": {"name": text, "model": text}}}  # fmt: skip
     return {
@@ -402,6 +415,10 @@ def _ollama_schemas() -> dict[str, Schema]:
         "OllamaModels": {"type": "object", "required": ["models"], "properties": {
             "models": models}},
         "OllamaShow": {"type": "object", "required": ["details", "model_info", "capabilities"]},
+        "OllamaEmbeddings": {"type": "object", "required": ["model", "embeddings"],
+                             "properties": {"embeddings": {"type": "array", "items": vector}}},
+        "OllamaEmbedding": {"type": "object", "required": ["embedding"],
+                            "properties": {"embedding": vector}},
         "OllamaVersion": {"type": "object", "required": ["version"],
                           "properties": {"version": text}},
     }  # fmt: skip

@@ -40,6 +40,8 @@ class Backend(Protocol):
 
     async def list_models(self) -> list[ModelInfo]: ...
 
+    async def load(self, model: str, keep_alive: float | str | None) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -59,6 +61,11 @@ class BackendBase(ABC):
         self.url = redact(cfg.url)  # what is shown; adapters connect to cfg.url
         self.cfg = cfg
         self.limiter = Limiter.from_config(cfg)
+
+    async def load(self, model: str, keep_alive: float | str | None) -> None:
+        """Load `model` now (unload it, with a zero `keep_alive`) where the server has such a
+        call; by default nothing: the server loads a model on its first request."""
+        return None
 
     def stream(self, req: BackendRequest) -> ChunkStream:
         return paced(

@@ -152,6 +152,13 @@ class OllamaBackend(BackendBase):
             checked_vectors(self.name, vectors, len(req.inputs)), reply.prompt_eval_count
         )
 
+    async def load(self, model: str, keep_alive: float | str | None) -> None:
+        """Ollama's own load (or, with a zero `keep_alive`, unload) request: a chat with no
+        messages (server/routes.go ChatHandler answers it `load`/`unload`)."""
+        with self._errors(), self._reading():
+            async with asyncio.timeout(self.cfg.first_byte_timeout_s):
+                await self.client.chat(model=model, messages=[], keep_alive=keep_alive)
+
     async def list_models(self) -> list[ModelInfo]:
         with self._errors(), self._reading():
             tags, ps = await asyncio.gather(self.client.list(), self.client.ps())

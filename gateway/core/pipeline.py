@@ -20,7 +20,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -60,6 +60,7 @@ from preprocess.parts import Fetched
 
 log = logging.getLogger("gateway.pipeline")
 T = TypeVar("T")
+A = TypeVar("A")
 
 # Text-only requests with more text or messages than this are estimated in a pool thread:
 # the estimator takes ~1 µs per 10 characters, and each message ~60 µs to build (5,000: 0.3 s).
@@ -146,18 +147,11 @@ class Pipeline:
 
     async def plan(self, prepared: Prepared, wish: Wish, request_id: str = "-") -> RouteDecision:
         """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
-        need, policy, keeper = prepared.need(), self.config.routing, self.keeper
-        busy = {n: b.limiter.in_flight + b.limiter.waiting for n, b in self.backends.items()}
-
-        def decide_on(snapshot: Inventory) -> RouteDecision:
-            return route(need, wish, snapshot, policy, keeper.catalogue, busy)
-
-        try:
-            decision = decide_on(keeper.snapshot)
-        except (ModelNotFound, NoRoute):
-            if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
-                raise
-            decision = decide_on(await keeper.refresh())
+        need, policy, catalogue = prepared.need(), self.config.routing, self.keeper.catalogue
+        busy = self._busy()
+        decision = await self._decide(
+            lambda snapshot: route(need, wish, snapshot, policy, catalogue, busy)
+        )
         log.info(
             "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
             request_id, wish.model or "auto", decision.model.id, decision.backend,
@@ -165,19 +159,30 @@ class Pipeline:
         )  # fmt: skip
         return decision
 
-    async def dispatch(
-        self, req: Request, prepared: Prepared, decision: RouteDecision, request_id: str = "-"
-    ) -> Outcome:
-        """Try the candidates in order until one starts answering (reason `fallback` after
-        the first); the first failure that says something about the request is raised."""
+    def _busy(self) -> dict[str, int]:
+        return {n: b.limiter.in_flight + b.limiter.waiting for n, b in self.backends.items()}
+
+    async def _decide(self, decide_on: Callable[[Inventory], RouteDecision]) -> RouteDecision:
+        """`decide_on` the snapshot; on a miss (model unknown, nothing able), once more on a
+        fresh one unless the snapshot is fresh already."""
+        try:
+            return decide_on(self.keeper.snapshot)
+        except (ModelNotFound, NoRoute):
+            if time.monotonic() - self.keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
+                raise
+        return decide_on(await self.keeper.refresh())
+
+    async def _first_answer(
+        self, decision: RouteDecision, request_id: str,
+        attempt: Callable[[Backend, ModelInfo, str], Awaitable[A]],
+    ) -> A:  # fmt: skip
+        """`attempt` on the candidates in order (reason `fallback` after the first) until one
+        answers; a failure that says nothing about the request moves on to the next."""
         last: GatewayError | None = None
-        for attempt, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
-            backend = self.backends[model.backend]
-            reason = decision.reason if attempt == 0 else "fallback"
-            headers = response_headers(model, reason, decision.tokens, prepared.plan, request_id)
-            breq = backend_request(req, prepared, model, backend, decision)
+        for i, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
+            reason = decision.reason if i == 0 else "fallback"
             try:
-                outcome = await self._attempt(backend, breq, req, model, headers)
+                answer = await attempt(self.backends[model.backend], model, reason)
             except RETRYABLE as e:
                 self.metrics.backend_failures.inc(model.backend, e.code or "error")
                 if isinstance(e, BackendUnavailable):
@@ -187,12 +192,24 @@ class Pipeline:
                 last = e
                 continue
             self.metrics.routed.inc(model.id, model.backend, reason)
-            return outcome
+            return answer
         assert last is not None  # candidates are never empty
         try:
             raise last
         finally:  # else this frame and `last`'s traceback hold each other, and the request's
             del last  # media with them, until the garbage collector runs (hazards.md)
+
+    async def dispatch(
+        self, req: Request, prepared: Prepared, decision: RouteDecision, request_id: str = "-"
+    ) -> Outcome:
+        """The first candidate that starts answering; a stream is returned primed."""
+
+        async def attempt(backend: Backend, model: ModelInfo, reason: str) -> Outcome:
+            headers = response_headers(model, reason, decision.tokens, prepared.plan, request_id)
+            breq = backend_request(req, prepared, model, backend, decision)
+            return await self._attempt(backend, breq, req, model, headers)
+
+        return await self._first_answer(decision, request_id, attempt)
 
     async def _attempt(
         self, backend: Backend, breq: BackendRequest, req: Request, model: ModelInfo,
@@ -208,55 +225,37 @@ class Pipeline:
             raise
         return Outcome(model, headers, stream=Primed(first, chunks))
 
+    async def load(self, decision: RouteDecision, keep_alive: float | str | None) -> None:
+        """A client's load or unload request, passed to the chosen model's backend."""
+        await self.backends[decision.model.backend].load(decision.model.id, keep_alive)
+
     async def embed(self, call: EmbedCall) -> EmbedOutcome:
         """Route among the embedding models (refreshing once on a miss, as `plan` does), then
-        the candidates in order, each in its backend's limiter slot, until one answers."""
-        decision = await self._plan_embedding(call)
-        long = sum(map(len, call.inputs)) > INLINE_TEXT_CHARS
-        tokens = await self.offload(long, _estimate_texts, call.inputs)
-        last: GatewayError | None = None
-        for attempt, model in enumerate(decision.candidates[:MAX_ATTEMPTS]):
-            backend = self.backends[model.backend]
-            reason = decision.reason if attempt == 0 else "fallback"
-            req = EmbedRequest(
-                model.id, call.inputs, call.dimensions, call.truncate, call.keep_alive
-            )
-            try:
-                async with backend.limiter.slot():
-                    embeddings = await backend.embed(req)
-            except RETRYABLE as e:
-                self.metrics.backend_failures.inc(model.backend, e.code or "error")
-                if isinstance(e, BackendUnavailable):
-                    self.keeper.refresh_soon()
-                log.warning("[%s] embeddings: %s on %s failed: %s",
-                            call.request_id, model.id, model.backend, e.message)  # fmt: skip
-                last = e
-                continue
-            self.metrics.routed.inc(model.id, model.backend, reason)
-            headers = response_headers(model, reason, tokens, MediaPlan(), call.request_id)
-            return EmbedOutcome(model, headers, embeddings)
-        assert last is not None  # candidates are never empty
-        try:
-            raise last
-        finally:
-            del last
-
-    async def _plan_embedding(self, call: EmbedCall) -> RouteDecision:
-        keeper = self.keeper
-        busy = {n: b.limiter.in_flight + b.limiter.waiting for n, b in self.backends.items()}
-        try:
-            decision = route_embedding(call.wish, keeper.snapshot, keeper.catalogue, busy)
-        except (ModelNotFound, NoRoute):
-            if time.monotonic() - keeper.snapshot.taken_at < MISS_REFRESH_AFTER_S:
-                raise
-            snapshot = await keeper.refresh()
-            decision = route_embedding(call.wish, snapshot, keeper.catalogue, busy)
+        the candidates in order, each in its backend's limiter slot, until one answers. No
+        input: routed (an unknown model is still a 404), nothing sent."""
+        catalogue, busy = self.keeper.catalogue, self._busy()
+        decision = await self._decide(
+            lambda snapshot: route_embedding(call.wish, snapshot, catalogue, busy)
+        )
         log.info(
             "route [%s] embeddings asked=%s -> %s on %s reason=%s inputs=%d candidates=%d",
             call.request_id, call.wish.model or "auto", decision.model.id, decision.backend,
             decision.reason, len(call.inputs), len(decision.candidates),
         )  # fmt: skip
-        return decision
+        long = sum(map(len, call.inputs)) > INLINE_TEXT_CHARS
+        tokens = await self.offload(long, _estimate_texts, call.inputs)
+
+        async def attempt(backend: Backend, model: ModelInfo, reason: str) -> EmbedOutcome:
+            headers = response_headers(model, reason, tokens, MediaPlan(), call.request_id)
+            if not call.inputs:
+                return EmbedOutcome(model, headers, Embeddings([], 0))
+            req = EmbedRequest(
+                model.id, call.inputs, call.dimensions, call.truncate, call.keep_alive
+            )
+            async with backend.limiter.slot():
+                return EmbedOutcome(model, headers, await backend.embed(req))
+
+        return await self._first_answer(decision, call.request_id, attempt)
 
     async def offload(self, heavy: bool, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn` in the media pool when the work is heavy, inline when it is trivial."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,7 @@ from gateway.core.estimate import Estimate
 from gateway.core.family import BY_ALIAS
 from gateway.core.messages import ChatMessage, Chunk, Completion
 from gateway.core.model import Modality, ModelInfo
+from gateway.core.pipeline import EmbedCall, EmbedOutcome
 from gateway.core.prepare import Prepared
 from gateway.core.request import Request
 from gateway.core.routing import Wish
@@ -33,7 +35,9 @@ from gateway.fronts import Endpoint
 from gateway.fronts.ollama_wire import (
     OLLAMA_VERSION,
     ChatBody,
+    EmbedBody,
     GenerateBody,
+    LegacyEmbedBody,
     Message,
     ModelBody,
     Options,
@@ -214,13 +218,27 @@ async def _answer(request: web.Request, req: Request, chat: bool, load: bool) ->
     prepared = await pipeline.prepare(req)
     decision = await pipeline.plan(prepared, req.wish, request_id)
     reply = Reply(chat, decision.model.id, started)
-    if load:
-        return web.json_response(reply.final({}, "load", None, None))
+    if load:  # Ollama's load/unload request: to the backend that has the model
+        keep_alive = req.sampling.get("keep_alive")
+        await pipeline.load(decision, keep_alive)
+        reason = "unload" if _is_zero(keep_alive) else "load"
+        return web.json_response(reply.final({}, reason, None, None))
     outcome = await pipeline.dispatch(req, prepared, decision, request_id)
     if outcome.stream is not None:
         return await stream_response(request, outcome.stream, outcome.headers, NDJSON(reply))
     assert outcome.completion is not None
     return web.json_response(reply.whole(outcome.completion), headers=outcome.headers)
+
+
+def _is_zero(duration: object) -> bool:
+    """Whether a `keep_alive` is zero ("unload now"): 0, "0", "0s", "0.0m", ...
+
+    >>> [_is_zero(v) for v in (0, "0s", "0.0m", "5m", None, 1)]
+    [True, True, True, False, False, False]
+    """
+    if isinstance(duration, str):
+        return re.fullmatch(r"0+(\.0*)?(ns|us|µs|ms|s|m|h)?", duration) is not None
+    return isinstance(duration, int | float) and not isinstance(duration, bool) and duration == 0
 
 
 class Reply:
@@ -260,7 +278,7 @@ class Reply:
     ) -> dict[str, Any]:
         if not fields:
             fields = self.fields("", None, None)
-        reason = finish if finish in ("length", "load") else "stop"
+        reason = finish if finish in ("length", "load", "unload") else "stop"
         return {
             **self.line(fields, done=True),
             "done_reason": reason,
@@ -357,6 +375,46 @@ def _line(obj: object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
 
 
+# --- embeddings ---------------------------------------------------------------------------
+
+
+async def embed(request: web.Request) -> web.Response:
+    body = await read_body(request, lambda raw: parse_body(EmbedBody, raw, "an embed request"))
+    # As Ollama: an empty string is no input; a list is taken as it is.
+    texts = ([body.input] if body.input else []) if isinstance(body.input, str) else body.input
+    outcome, started = await _embedded(request, body.model, texts or [], body)
+    vectors = outcome.embeddings
+    return web.json_response({
+        "model": outcome.model.id, "embeddings": vectors.vectors,
+        "total_duration": ns_since(started), "load_duration": 0,
+        "prompt_eval_count": vectors.prompt_tokens or 0,
+    }, headers=outcome.headers)  # fmt: skip
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    """The older call: one prompt, one vector (an empty prompt: an empty vector)."""
+    body = await read_body(request, lambda raw: parse_body(LegacyEmbedBody, raw, "a prompt"))
+    outcome, _ = await _embedded(request, body.model, [body.prompt] if body.prompt else [], body)
+    vectors = outcome.embeddings.vectors
+    return web.json_response({"embedding": vectors[0] if vectors else []},
+                             headers=outcome.headers)  # fmt: skip
+
+
+async def _embedded(
+    request: web.Request, model: str, texts: list[str], body: EmbedBody | LegacyEmbedBody
+) -> tuple[EmbedOutcome, float]:
+    if not model:
+        raise InvalidRequest("model is required", param="model")
+    started = time.perf_counter()
+    call = EmbedCall(
+        texts, _wish(request, model),
+        dimensions=body.dimensions if isinstance(body, EmbedBody) else None,
+        truncate=body.truncate if isinstance(body, EmbedBody) else True,
+        keep_alive=body.keep_alive, request_id=request[REQUEST_ID],
+    )  # fmt: skip
+    return await request.app[PIPELINE].embed(call), started
+
+
 # --- what the backends have ---------------------------------------------------------------
 
 
@@ -388,9 +446,13 @@ async def show(request: web.Request) -> web.Response:
     name = body.model or body.name
     if not name:
         raise InvalidRequest("model is required", param="model")
-    pipeline = request.app[PIPELINE]
-    text = Prepared([], frozenset({Modality.TEXT}), Estimate(), MediaPlan())
-    model = (await pipeline.plan(text, _wish(request, name), request[REQUEST_ID])).model
+    pipeline, wish = request.app[PIPELINE], _wish(request, name)
+    listed = [m for m in pipeline.keeper.snapshot.models() if m.id == wish.model]
+    if listed:
+        model = listed[0]
+    else:  # an alias, `auto`, or a model not seen yet: as routing resolves it
+        text = Prepared([], frozenset({Modality.TEXT}), Estimate(), MediaPlan())
+        model = (await pipeline.plan(text, wish, request[REQUEST_ID])).model
     arch = _family(model) or "unknown"
     return web.json_response({
         "modelfile": "", "parameters": "", "template": "", "details": _details(model),
@@ -420,6 +482,8 @@ async def not_proxied(request: web.Request) -> web.Response:
 
 def capabilities(model: ModelInfo) -> list[str]:
     """Ollama's capability names for what the gateway knows a model takes."""
+    if model.embedding:
+        return ["embedding"]
     caps = ["completion"]
     caps += [name for m, name in ((Modality.IMAGE, "vision"), (Modality.AUDIO, "audio"))
              if m in model.takes]  # fmt: skip
@@ -454,6 +518,8 @@ ENDPOINTS = [
     Endpoint("POST", "/api/show", show, error_response),
     Endpoint("GET", "/api/ps", ps, error_response),
     Endpoint("GET", "/api/version", version, error_response),
+    Endpoint("POST", "/api/embed", embed, error_response),
+    Endpoint("POST", "/api/embeddings", embeddings, error_response),
     Endpoint("GET", "/", alive, error_response, public=True),
     *(Endpoint(method, path, not_proxied, error_response) for method, path in (
         ("POST", "/api/pull"), ("POST", "/api/push"), ("POST", "/api/create"),

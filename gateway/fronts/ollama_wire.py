@@ -88,6 +88,24 @@ class GenerateBody(_Generation):
     raw: bool = False
 
 
+class EmbedBody(_Lenient):
+    """`/api/embed`: `input` one text or several (an empty one is no input)."""
+
+    model: str = ""
+    input: str | list[str] | None = None
+    truncate: bool = True
+    dimensions: StrictInt | None = Field(default=None, ge=1)
+    keep_alive: Number | str | None = None
+
+
+class LegacyEmbedBody(_Lenient):
+    """`/api/embeddings`, the older call: one `prompt`, one vector back."""
+
+    model: str = ""
+    prompt: str = ""
+    keep_alive: Number | str | None = None
+
+
 class ModelBody(_Lenient):
     """`/api/show`: `model`, or `name` as older clients send it."""
 

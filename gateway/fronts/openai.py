@@ -156,6 +156,7 @@ async def list_models(request: web.Request) -> web.Response:
                 "inputs": sorted(m.takes),
                 "context": m.context,
                 "loaded": m.loaded,
+                "embedding": m.embedding,
             },
         }
         for m in models
