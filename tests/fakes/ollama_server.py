@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -169,9 +170,9 @@ def _is_zero_keep_alive(value: Any) -> bool:
 class OllamaEmulator(Emulator):
     """Ollama's `/`, `/api/version`, `/api/tags`, `/api/show`, `/api/ps` and `/api/chat`.
 
-    Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
-    `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` / `fault_after` (see
-    `Emulator`); `chat_cancelled` / `cancellations` report clients
+    Knobs (plain attributes): `reply_tokens` (or `reply_for`), `fail_mid_stream`,
+    `status_override`, `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` /
+    `fault_after` (see `Emulator`); `chat_cancelled` / `cancellations` report clients
     that hung up, `reloads` counts model (re)loads caused by chats, `prompts` and
     `truncated` record each chat's rendered prompt and the messages Ollama dropped.
     `/api/embed` and `/api/embeddings` honour `status_override`, `delay_first_byte` and
@@ -189,6 +190,9 @@ class OllamaEmulator(Emulator):
         self.reloads = 0
         self.prompts: list[str] = []  # each chat's prompt, as Ollama's renderer built it
         self.truncated: list[int] = []  # each chat's messages dropped to fit num_ctx
+        # A reply that depends on the request (its JSON body -> the answer's pieces), e.g. to
+        # tell which audio clip a chat carried; None: `reply_tokens`, as always.
+        self.reply_for: Callable[[dict[str, Any]], list[str]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -430,7 +434,10 @@ class OllamaEmulator(Emulator):
         if thinking and any(_is_wav(i) for m in messages for i in m.get("images") or ()):
             return [{"role": "assistant", "content": "", "thinking": INVENTED_THOUGHT}], "stop"
         fmt = body.get("format")
-        tokens = _json_tokens(fmt) if fmt else list(self.reply_tokens)
+        if fmt:
+            tokens = _json_tokens(fmt)
+        else:
+            tokens = self.reply_for(body) if self.reply_for else list(self.reply_tokens)
         reason, limit = "stop", options.get("num_predict")
         if isinstance(limit, int) and 0 <= limit < len(tokens):  # negative means no limit
             tokens, reason = tokens[:limit], "length"
