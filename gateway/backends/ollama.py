@@ -162,7 +162,7 @@ class OllamaBackend(BackendBase):
     async def list_models(self) -> list[ModelInfo]:
         with self._errors(), self._reading():
             tags, ps = await asyncio.gather(self.client.list(), self.client.ps())
-            loaded = {m.model: m.context_length for m in ps.models}
+            loaded = {m.model: m for m in ps.models}
             shows = await asyncio.gather(*(self._show(m) for m in tags.models))
         return [
             self._model_info(m.model or "", show, loaded)
@@ -176,7 +176,7 @@ class OllamaBackend(BackendBase):
         return self._shown[key]
 
     def _model_info(
-        self, model_id: str, show: ollama.ShowResponse, loaded: dict[str | None, int | None]
+        self, model_id: str, show: ollama.ShowResponse, loaded: dict[str | None, Any]
     ) -> ModelInfo:
         caps = set(show.capabilities or ["completion"])
         if _hears(show):
@@ -188,8 +188,9 @@ class OllamaBackend(BackendBase):
             backend=self.name,
             inputs=frozenset(_CAPABILITY_INPUTS[c] for c in caps if c in _CAPABILITY_INPUTS),
             context=context if isinstance(context, int) and context > 0 else None,
-            loaded=model_id in loaded,
-            loaded_context=loaded.get(model_id),
+            loaded=(running := loaded.get(model_id)) is not None,
+            loaded_context=running.context_length if running else None,
+            loaded_until=running.expires_at.isoformat() if running and running.expires_at else None,
             embedding="embedding" in caps,  # server/images.go: a GGUF with `pooling_type`
         )
 

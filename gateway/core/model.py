@@ -28,6 +28,7 @@ class ModelInfo:
     context: int | None = None
     loaded: bool = False
     loaded_context: int | None = None
+    loaded_until: str | None = None  # when the server unloads it if unused (Ollama's expires_at)
     member: str | None = None
     embedding: bool = False  # the model makes embeddings, not chat: chat routing skips it
 

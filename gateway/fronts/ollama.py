@@ -23,7 +23,7 @@ from aiohttp import web
 
 from gateway.core.errors import GatewayError, InvalidRequest
 from gateway.core.estimate import Estimate
-from gateway.core.family import BY_ALIAS
+from gateway.core.family import FAMILY
 from gateway.core.messages import ChatMessage, Chunk, Completion
 from gateway.core.model import Modality, ModelInfo
 from gateway.core.pipeline import EmbedCall, EmbedOutcome
@@ -50,6 +50,7 @@ from gateway.fronts.stream import stream_response
 from gateway.state import PIPELINE, REQUEST_ID
 from preprocess.media import Encoded, MediaPlan, Source, Text
 
+NEVER = "0001-01-01T00:00:00Z"  # Go's zero time: what Ollama writes for "not set"
 PLACEHOLDER = "[img]"  # Ollama fills these with the message's images, in order
 # Ollama `options` key -> the OpenAI sampling field the backend adapters translate.
 _OPTIONS = {
@@ -74,7 +75,8 @@ def error_response(e: GatewayError) -> web.Response:
 
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, _parse_chat)
-    req = _request(request, body, [_message(m, i) for i, m in enumerate(body.messages)])
+    messages = _paired([_message(m, i) for i, m in enumerate(body.messages)])
+    req = _request(request, body, messages)
     if body.tools:
         req.sampling["tools"] = [t.model_dump(exclude_unset=True) for t in body.tools]
     return await _answer(request, req, chat=True, load=not body.messages)
@@ -168,6 +170,24 @@ def _message(msg: Message, i: int) -> ChatMessage[Source]:
         extra["reasoning_content"] = msg.thinking
     parts = _parts(msg.content, msg.images or [], f"messages[{i}].images")
     return ChatMessage(msg.role, parts, extra)
+
+
+def _paired(messages: list[ChatMessage[Source]]) -> list[ChatMessage[Source]]:
+    """Ollama's tool results name their tool (`tool_name`) where OpenAI's answer a call by id:
+    each is given the id of the earliest unanswered call of that name (else of any), as the
+    backends need (OpenAI-compatible servers require `tool_call_id`; the Ollama adapter
+    finds `tool_name` through it)."""
+    pending: list[tuple[str, str]] = []
+    for msg in messages:
+        calls = msg.extra.get("tool_calls") or []
+        if calls:
+            pending = [(c["id"], c["function"]["name"]) for c in calls]
+        elif msg.role == "tool" and pending:
+            name = msg.extra.get("name")
+            match = next((p for p in pending if p[1] == name), pending[0])
+            pending.remove(match)
+            msg.extra["tool_call_id"] = match[0]
+    return messages
 
 
 def _json_text(arguments: dict[str, Any] | str) -> str:
@@ -422,8 +442,8 @@ async def tags(request: web.Request) -> web.Response:
     """Every routable model of every backend, after `auto` and the family aliases present."""
     keeper = request.app[PIPELINE].keeper
     models = keeper.snapshot.models()
-    present = {m.member for m in models}
-    aliases = ["auto", *(a for a in keeper.catalogue.members if a in present)]
+    present, ids = {m.member for m in models}, {m.id for m in models}
+    aliases = ["auto", *(a for a in keeper.catalogue.members if a in present and a not in ids)]
     listed = [{"name": a, "model": a, "modified_at": now(), "size": 0, "digest": "",
                "details": _details(None)} for a in aliases]  # fmt: skip
     listed += [_entry(m) for m in models]
@@ -431,10 +451,14 @@ async def tags(request: web.Request) -> web.Response:
 
 
 async def ps(request: web.Request) -> web.Response:
-    """The models loaded on any backend, with the window they are loaded with."""
-    loaded = [m for m in request.app[PIPELINE].keeper.snapshot.models() if m.loaded]
+    """The models loaded on any backend now, with the window they are loaded with: a fresh
+    inventory unless the last is under a second old (loads follow requests closely)."""
+    keeper = request.app[PIPELINE].keeper
+    fresh = time.monotonic() - keeper.snapshot.taken_at < 1.0
+    snapshot = keeper.snapshot if fresh else await keeper.refresh()
+    loaded = [m for m in snapshot.models() if m.loaded]
     return web.json_response({"models": [
-        {**_entry(m), "expires_at": "0001-01-01T00:00:00Z", "size_vram": 0,
+        {**_entry(m), "expires_at": m.loaded_until or NEVER, "size_vram": 0,
          "context_length": m.loaded_context or m.context or 0}
         for m in loaded
     ]})  # fmt: skip
@@ -493,7 +517,10 @@ def capabilities(model: ModelInfo) -> list[str]:
 
 
 def _family(model: ModelInfo) -> str:
-    return "gemma4" if model.member in BY_ALIAS else ""
+    return "gemma4" if model.member in GEMMA4 else ""
+
+
+GEMMA4 = frozenset(m.alias for m in FAMILY)  # the chat members (EmbeddingGemma is not one)
 
 
 def _details(model: ModelInfo | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import io
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import ollama
@@ -202,10 +203,15 @@ async def test_show_takes_name_as_litellm_sends_it(gateway: TestServer) -> None:
     assert [v for k, v in info.items() if "context_length" in k] == [131072]
 
 
-async def test_ps_lists_the_loaded_model(client: ollama.AsyncClient) -> None:
-    running = [m.model for m in (await client.ps()).models]
+async def test_ps_lists_the_loaded_model_with_when_it_expires(client: ollama.AsyncClient) -> None:
+    running = {m.model: m for m in (await client.ps()).models}
     assert E4B in running
     assert A26B not in running  # LM Studio has it, but not loaded
+    # Open WebUI (routers/ollama.py get_all_models) copies each loaded model's expires_at
+    # into its list and shows it; Ollama's own is in the future (now + keep_alive), and the
+    # backend said so (the emulator: now + 5 min), so a zero time would be the gateway's.
+    expires = running[E4B].expires_at
+    assert expires is not None and expires > datetime.now(UTC)
 
 
 # --- chat -------------------------------------------------------------------------------
@@ -317,6 +323,63 @@ async def test_audio_to_a_model_that_does_not_hear_is_a_400_saying_why(
     assert not lms.chats()
 
 
+async def test_thinking_comes_back_in_its_own_field(
+    client: ollama.AsyncClient, emu: OllamaEmulator
+) -> None:
+    # Ollama returns a thinking model's reasoning as message.thinking, never in content.
+    reply = await client.chat(E4B, user("Hello there"), stream=False, think=True)
+    assert reply.message.content == REPLY and reply.message.thinking
+    assert emu.chats()[-1]["think"] is True
+    parts = await streamed_chat(client, E4B, user("Hello there"), think=True)
+    assert "".join(p.message.thinking or "" for p in parts)
+    assert "".join(p.message.content or "" for p in parts) == REPLY
+    reply = await client.chat(E4B, user("Hello there"), stream=False, think=False)
+    assert reply.message.content == REPLY and not reply.message.thinking
+    assert emu.chats()[-1]["think"] is False
+
+
+async def test_a_tool_result_turn_in_ollamas_shape_keeps_which_call_it_answers(
+    client: ollama.AsyncClient, emu: OllamaEmulator, lms: OpenAIEmulator
+) -> None:
+    # The second turn of a tool call as Ollama clients send it: the assistant's call with
+    # arguments as an object, then a `tool` message naming the tool (`tool_name`, the
+    # client's Message.tool_name), no ids. Each backend must still learn which call the
+    # result answers: Ollama by `tool_name` (as backends/ollama_format.py sends it), an
+    # OpenAI-compatible server by `tool_call_id` (Required in the openai SDK's
+    # ChatCompletionToolMessageParam) matching the assistant's call `id`.
+    call = {"function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}}
+    messages = [
+        *user("What is the weather in Tokyo?"),
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "22 degrees, sunny", "tool_name": "get_weather"},
+    ]
+    reply = await client.chat(E4B, messages, tools=[WEATHER], stream=False)
+    assert reply.done is True
+    sent = emu.chats()[-1]["messages"]
+    assert sent[1]["tool_calls"][0]["function"]["arguments"] == {"city": "Tokyo"}
+    assert (sent[2]["role"], sent[2].get("tool_name")) == ("tool", "get_weather")
+    reply = await client.chat(A26B, messages, tools=[WEATHER], stream=False)
+    assert reply.done is True
+    sent = lms.chats()[-1]["messages"]
+    (sent_call,) = sent[1]["tool_calls"]
+    assert json.loads(sent_call["function"]["arguments"]) == {"city": "Tokyo"}
+    assert sent[2]["role"] == "tool" and sent[2].get("tool_call_id") == sent_call["id"]
+
+
+async def test_a_backend_failing_mid_stream_ends_it_with_an_error_line(
+    client: ollama.AsyncClient, emu: OllamaEmulator
+) -> None:
+    # Ollama reports a failure after the first line as a last `{"error": ...}` line (status
+    # 200 already sent); the client raises it as ResponseError.
+    emu.fail_mid_stream = "llama runner process has terminated"
+    parts: list[ollama.ChatResponse] = []
+    with pytest.raises(ollama.ResponseError) as caught:
+        async for part in await client.chat(E4B, user("Hello there"), stream=True):
+            parts.append(part)
+    assert parts and not any(p.done for p in parts)
+    assert isinstance(caught.value.error, str) and caught.value.error
+
+
 @pytest.mark.parametrize("model", [A26B, "gemma4-26b-a4b"])
 async def test_a_model_only_lm_studio_has_is_answered_through_the_ollama_front(
     client: ollama.AsyncClient, emu: OllamaEmulator, lms: OpenAIEmulator, model: str
@@ -345,6 +408,13 @@ async def test_generate_answers_a_prompt_with_a_system(
     assert_final_counts(reply)
     assert "Answer like a pirate." in emu.prompts[-1]
     assert "Why is the sky blue?" in emu.prompts[-1]
+
+
+async def test_generate_takes_images(client: ollama.AsyncClient, emu: OllamaEmulator) -> None:
+    reply = await client.generate(E4B, "What is it?", images=[png(32, 32)], stream=False)
+    assert reply.response == REPLY
+    assert [len(m.get("images") or ()) for m in emu.chats()[-1]["messages"]] == [1]
+    assert "[img-0]" in emu.prompts[-1]
 
 
 async def test_generate_streams(client: ollama.AsyncClient, lms: OpenAIEmulator) -> None:
@@ -548,3 +618,15 @@ async def test_embed_returns_one_vector_per_input(
     assert len(embedded.embeddings) == 2 and all(embedded.embeddings)
     (sent,) = [r.body for r in emu.received if r.path == "/api/embed"]
     assert sent["input"] == ["Hello", "World"]
+
+
+async def test_legacy_embeddings_returns_one_vector(
+    embedder: tuple[TestServer, OllamaEmulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /api/embeddings (prompt in, `embedding` out) is what older clients and Open WebUI's
+    # legacy route call.
+    gateway, _ = embedder
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
+    async with ollama.AsyncClient(host=host(gateway), timeout=30) as c:
+        embedded = await c.embeddings(model="embeddinggemma", prompt="Hello")
+    assert len(embedded.embedding) > 0
