@@ -90,7 +90,13 @@ class ServerConfig(_Section):
     header_timeout_s: float = Field(default=15, gt=0)
     body_timeout_s: float = Field(default=60, gt=0)
     client_write_timeout_s: float = Field(default=60, gt=0)
+    # Browser origins allowed to call the API (`gateway.cors`); "*" for any. Empty: no CORS.
+    cors_origins: list[str] = Field(default_factory=list)
     refresh_seconds: float = Field(default=10, gt=0)
+    # Responses kept for `previous_response_id` and `GET /v1/responses/{id}` (in memory,
+    # least recently used dropped first; 0 keeps none), and for how long.
+    responses_store_max: int = Field(default=1000, ge=0)
+    responses_store_ttl_s: float = Field(default=3600, gt=0)
     pid_file: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
+from gateway.fronts import audio, responses
 from gateway.fronts.ollama_wire import (
     ChatBody,
     EmbedBody,
@@ -20,7 +21,7 @@ from gateway.fronts.ollama_wire import (
     LegacyEmbedBody,
     ModelBody,
 )
-from gateway.fronts.openai_wire import ChatRequest
+from gateway.fronts.openai_wire import ChatRequest, EmbeddingsRequest
 
 Schema = dict[str, Any]
 
@@ -102,6 +103,31 @@ def _paths() -> Schema:
                 "responses": {"200": _json("The model list.", "ModelList"), **_errors(401)},
             }
         },
+        "/v1/models/{model}": {
+            "get": {
+                "operationId": "retrieveModel",
+                "summary": "One entry of the model list, by id or alias.",
+                "security": [{"bearerAuth": []}],
+                "parameters": [{"name": "model", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],  # fmt: skip
+                "responses": {"200": _json("The model.", "ModelEntry"), **_errors(401, 404)},
+            }
+        },
+        "/v1/embeddings": {
+            "post": {
+                "operationId": "createEmbeddings",
+                "summary": "Vectors from an embedding model on any backend (`auto`: "
+                "EmbeddingGemma first), one per input, in order.",
+                "security": [{"bearerAuth": []}],
+                "parameters": _gateway_headers(),
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("EmbeddingsRequest")}}},  # fmt: skip
+                "responses": {
+                    "200": _json("The vectors.", "EmbeddingList"),
+                    **_errors(*ERROR_STATUSES),
+                },
+            }
+        },
         "/v1/gateway/route": {
             "post": {
                 "operationId": "routeDryRun",
@@ -142,6 +168,8 @@ def _paths() -> Schema:
         },
         "/openapi.json": _open("openapi", "This document.", "OpenAPIDocument"),
         **_ollama_paths(),
+        **audio.openapi_paths(),
+        **responses.openapi_paths(),
     }
 
 
@@ -337,6 +365,27 @@ def _schemas() -> dict[str, Schema]:
                 }
             },
         },
+        "EmbeddingsRequest": EmbeddingsRequest.model_json_schema(ref_template=REF),
+        "EmbeddingList": {
+            "type": "object",
+            "required": ["object", "data", "model", "usage"],
+            "properties": {
+                "object": {"const": "list"},
+                "model": {"type": "string"},
+                "data": {"type": "array", "items": {
+                    "type": "object", "required": ["object", "index", "embedding"],
+                    "properties": {"object": {"const": "embedding"}, "index": {"type": "integer"},
+                                   "embedding": {"anyOf": [
+                                       {"type": "array", "items": {"type": "number"}},
+                                       {"type": "string"}]}}}},  # fmt: skip
+                "usage": {"type": "object"},
+            },
+        },
+        "ModelEntry": {
+            "type": "object",
+            "required": ["id", "object", "created", "owned_by"],
+            "properties": {"id": {"type": "string"}, "object": {"const": "model"}},
+        },
         "ModelList": {
             "type": "object",
             "required": ["object", "data"],
@@ -390,6 +439,8 @@ def _schemas() -> dict[str, Schema]:
         },
         "OpenAPIDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
         **_ollama_schemas(),
+        **audio.openapi_schemas(),
+        **responses.openapi_schemas(),
     }
 
 

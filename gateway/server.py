@@ -34,8 +34,9 @@ from gateway.core.errors import (
 )
 from gateway.core.inventory import Inventory
 from gateway.core.pipeline import Pipeline
+from gateway.cors import add_cors_headers, preflight_middleware
 from gateway.embedded import embedded_engine
-from gateway.fronts import Endpoint, ErrorRenderer, ollama, openai
+from gateway.fronts import Endpoint, ErrorRenderer, audio, ollama, openai, responses
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.isolation import kill_children, start_forkserver
 from gateway.keeper import Keeper
@@ -72,6 +73,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         middlewares=[
             send_middleware,
             error_middleware,
+            preflight_middleware,  # before auth: browsers send no key on a preflight
             auth_middleware,
             refuse_middleware,
             budget_middleware(budget),
@@ -81,6 +83,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         handler_args=handler_args(config.server),
     )
     app[CONFIG] = config.with_default_backends()
+    app.on_response_prepare.append(add_cors_headers)
     app[METRICS] = Metrics()
     app[BUDGET] = budget
     if embedded_log is not None:
@@ -88,10 +91,19 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     app.cleanup_ctx.append(backends_ctx)
     app.cleanup_ctx.append(media_pool_ctx)
     app.cleanup_ctx.append(pipeline_ctx)
-    endpoints = [*openai.ENDPOINTS, *ollama.ENDPOINTS, *OPERATIONS]
-    app[ENDPOINTS] = {e.path: e for e in endpoints}
-    app.add_routes([web.get(e.path, e.handler) if e.method == "GET"  # HEAD too, as probes use
-                    else web.route(e.method, e.path, e.handler) for e in endpoints])  # fmt: skip
+    endpoints = [
+        *openai.ENDPOINTS,
+        *ollama.ENDPOINTS,
+        *audio.ENDPOINTS,
+        *responses.ENDPOINTS,
+        *OPERATIONS,
+    ]
+    app[ENDPOINTS] = {}
+    for e in endpoints:  # a GET answers HEAD too, as probes use it
+        add = app.router.add_get if e.method == "GET" else partial(app.router.add_route, e.method)
+        route = add(e.path, e.handler)
+        assert route.resource is not None
+        app[ENDPOINTS][route.resource.canonical] = e
     return app
 
 

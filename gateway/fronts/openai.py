@@ -7,23 +7,26 @@ envelope. Everything between is the shared pipeline (`core.pipeline`).
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from typing import Any
 
 from aiohttp import web
 
-from gateway.core.errors import GatewayError
+from gateway.core.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.core.messages import ChatMessage, Chunk
-from gateway.core.pipeline import Outcome, Pipeline, explain
+from gateway.core.pipeline import EmbedCall, Outcome, Pipeline, explain
 from gateway.core.request import Request
 from gateway.core.routing import Wish
-from gateway.edge import parse_chat_request, read_body
+from gateway.edge import parse_body, parse_chat_request, read_body
 from gateway.fetch import unfetched_note
 from gateway.fronts import Endpoint, wish
 from gateway.fronts.openai_wire import (
     AudioPart,
     ChatRequest,
     ContentPart,
+    EmbeddingsRequest,
     ImagePart,
     Message,
     TextPart,
@@ -139,6 +142,10 @@ def error_response(e: GatewayError) -> web.Response:
 
 async def list_models(request: web.Request) -> web.Response:
     """OpenAI model list: `auto`, the family aliases present, then every concrete model."""
+    return web.json_response({"object": "list", "data": await _model_list(request)})
+
+
+async def _model_list(request: web.Request) -> list[dict[str, Any]]:
     keeper = request.app[PIPELINE].keeper
     models = keeper.snapshot.models()
     present = {m.member for m in models}
@@ -161,11 +168,64 @@ async def list_models(request: web.Request) -> web.Response:
         }
         for m in models
     ]
-    return web.json_response({"object": "list", "data": data})
+    return data
+
+
+async def embeddings(request: web.Request) -> web.Response:
+    """`POST /v1/embeddings` over the pipeline's embedding routing: any backend's embedding
+    model, or `auto` (EmbeddingGemma first)."""
+    body = await read_body(request, parse_embeddings_request)
+    if isinstance(body.input, list) and body.input and not isinstance(body.input[0], str):
+        raise InvalidRequest(
+            "input: token arrays are not supported by the gateway; send the text",
+            param="input",
+        )
+    texts = [body.input] if isinstance(body.input, str) else [str(t) for t in body.input]
+    wished = wish(request, body.model)
+    call = EmbedCall(texts, Wish(wished.model or "auto", wished.backend, wished.prefer),
+                     dimensions=body.dimensions, request_id=request[REQUEST_ID])  # fmt: skip
+    outcome = await request.app[PIPELINE].embed(call)
+    vectors = outcome.embeddings
+    tokens = vectors.prompt_tokens or int(outcome.headers["X-Gateway-Tokens-Estimate"])
+    data = [{"object": "embedding", "index": i, "embedding": _encoded(v, body.encoding_format)}
+            for i, v in enumerate(vectors.vectors)]  # fmt: skip
+    return web.json_response(
+        {"object": "list", "data": data, "model": outcome.model.id,
+         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+        headers=outcome.headers,
+    )  # fmt: skip
+
+
+def parse_embeddings_request(body: bytes) -> EmbeddingsRequest:
+    return parse_body(EmbeddingsRequest, body, "a JSON embeddings request")
+
+
+def _encoded(vector: list[float], encoding: str) -> list[float] | str:
+    """OpenAI's `base64`: the vector as little-endian float32, base64-encoded.
+
+    >>> _encoded([1.0, -2.0], "base64"), _encoded([0.5], "float")
+    ('AACAPwAAAMA=', [0.5])
+    """
+    if encoding == "float":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+async def retrieve_model(request: web.Request) -> web.Response:
+    """`GET /v1/models/{model}`: one entry of the list, by id or alias (ids may hold `/`)."""
+    name = request.match_info["model"]
+    listing = await _model_list(request)
+    found = next((m for m in listing if m["id"] == name), None)
+    if found is None:
+        raise ModelNotFound(f"model {name!r} is not listed; GET /v1/models lists them",
+                            param="model")  # fmt: skip
+    return web.json_response(found)
 
 
 ENDPOINTS = [
     Endpoint("POST", "/v1/chat/completions", chat_completions, error_response),
     Endpoint("GET", "/v1/models", list_models, error_response),
+    Endpoint("GET", "/v1/models/{model:.+}", retrieve_model, error_response),
+    Endpoint("POST", "/v1/embeddings", embeddings, error_response),
     Endpoint("POST", "/v1/gateway/route", route_dry_run, error_response),
 ]

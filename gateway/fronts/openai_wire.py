@@ -266,3 +266,13 @@ def error_body(e: GatewayError) -> dict[str, Any]:
             "source": "gateway",
         }
     }
+
+
+class EmbeddingsRequest(_Open):
+    """`POST /v1/embeddings`: text in (token arrays are refused: no backend kind here is
+    sure to take them), one vector per input back, in order."""
+
+    model: str | None = None
+    input: str | list[str] | list[StrictInt] | list[list[StrictInt]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: StrictInt | None = Field(default=None, ge=1)

@@ -54,7 +54,7 @@ async def test_llama_server_window_is_props_n_ctx(make_gateway: MakeGateway) -> 
         gateway = await make_gateway(backend("llama", "openai", llama.url))
         assert (await listed(gateway))[E4B_PATH] == {
             "backend": "llama", "member": "gemma4-e4b", "inputs": ["audio", "image", "text"],
-            "context": 4096, "loaded": True,
+            "context": 4096, "loaded": True, "embedding": False,
         }  # fmt: skip
         for model in ("auto", E4B_PATH):
             status, _, body = await post_chat(gateway, {"model": model, "messages": text(5000)})

@@ -272,7 +272,7 @@ async def test_models_lists_auto_aliases_and_concrete_models(gateway: TestServer
     e4b = listing["data"][3]["gateway"]
     assert e4b == {
         "backend": "ollama", "member": "gemma4-e4b", "inputs": ["audio", "image", "text"],
-        "context": 131072, "loaded": False,
+        "context": 131072, "loaded": False, "embedding": False,
     }  # fmt: skip
     async with ClientSession() as s, s.get(gateway.make_url("/readyz")) as r:
         assert r.status == 200

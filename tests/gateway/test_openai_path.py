@@ -73,7 +73,7 @@ async def test_lmstudio_listing_gives_type_state_and_context(
     # Loaded at 4096: LM Studio would cut a longer prompt, so that is its window.
     assert data[GEMMA]["gateway"] == {"backend": "lms", "member": "gemma4-26b-a4b",
                                       "inputs": ["image", "text"], "context": 4096,
-                                      "loaded": True}  # fmt: skip
+                                      "loaded": True, "embedding": False}  # fmt: skip
     assert data["qwen2-7b"]["gateway"]["inputs"] == ["text"]
 
 
