@@ -48,6 +48,9 @@ TRANSLATE_FIELDS = frozenset({"file", "model", "prompt", "response_format", "tem
 TRANSCRIBE_FIELDS = TRANSLATE_FIELDS | {"stream", "timestamp_granularities[]",
                                         "timestamp_granularities"}  # fmt: skip
 REPEATABLE = frozenset({"timestamp_granularities[]"})
+# OpenAI's own speech models, which apps send as a constant (Open WebUI's STT, many scripts):
+# they mean "transcribe this", so the gateway routes them as `auto`.
+OPENAI_SPEECH_MODELS = frozenset({"whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe"})
 
 
 @dataclass(slots=True)
@@ -235,7 +238,7 @@ async def transcribe_clip(
 ) -> Outcome:  # one clip, routed and dispatched like a chat
     pipeline, request_id = request.app[PIPELINE], request[REQUEST_ID]
     req, prepared = clip_request(pipeline, upload, clip)
-    req.wish = wish(request, upload.model)
+    req.wish = wish(request, None if upload.model in OPENAI_SPEECH_MODELS else upload.model)
     decision = await pipeline.plan(prepared, req.wish, request_id)
     return await pipeline.dispatch(req, prepared, decision, request_id)
 

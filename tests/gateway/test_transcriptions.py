@@ -155,6 +155,20 @@ async def test_json_and_text(gateway: TestServer, recording: bytes, clips: list[
     assert as_text.strip() == expected_text(clips)
 
 
+async def test_openais_speech_model_names_are_routed_as_auto(
+    gateway: TestServer, recording: bytes, clips: list[Clip]
+) -> None:
+    """Apps send `whisper-1` as a constant (Open WebUI's speech-to-text, most scripts)."""
+    async with client(gateway) as c:
+        raw = await c.audio.transcriptions.with_raw_response.create(
+            file=("talk.wav", recording), model="whisper-1"
+        )
+    assert raw.parse().text == expected_text(clips)
+    assert (raw.headers["X-Gateway-Route"], raw.headers["X-Gateway-Model"]) == (
+        "audio", "gemma4:e4b"
+    )  # fmt: skip
+
+
 async def test_language_and_prompt_reach_the_instruction(
     gateway: TestServer, ollama: OllamaEmulator
 ) -> None:
