@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,6 +18,7 @@ from gateway.backends.base import BackendBase, checked_vectors, pool_size
 from gateway.backends.media_body import StandIns, sending
 from gateway.backends.ollama_format import (
     ChunkTranslator,
+    chat_response,
     completion_from_ollama,
     to_ollama_kwargs,
     to_ollama_messages,
@@ -45,6 +46,7 @@ _CAPABILITY_INPUTS = {
 # Where Ollama keeps `audio` off although the GGUF has an audio encoder
 # (server/images.go suppressAudioCapability; projector gemma3nv is Gemma 3n's).
 _AUDIO_SUPPRESSED = frozenset({"nemotron_h_omni", "gemma3n"})
+ChunkParts = AsyncGenerator[ollama.ChatResponse, None]
 
 
 def _hears(show: ollama.ShowResponse) -> bool:
@@ -102,28 +104,22 @@ class OllamaBackend(BackendBase):
 
     async def chat(self, req: BackendRequest) -> Completion:
         stand_ins = StandIns()  # the transport splices the media in, off the loop
-        messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
         with self._errors(), sending(stand_ins), self._reading():
             async with asyncio.timeout(self.cfg.first_byte_timeout_s):
-                part = await self.client.chat(
-                    model=req.model, messages=messages, stream=False, **kwargs
-                )
+                part = await self._ask(req, stand_ins, kwargs, stream=False)
         if not part.done:
             raise self._unfinished()
         return completion_from_ollama(part, req.model, forced)
 
     async def _stream(self, req: BackendRequest) -> ChunkStream:
         stand_ins = StandIns()
-        messages = to_ollama_messages(req.messages, stand_ins.raw)
         kwargs, forced = to_ollama_kwargs(req)
         translator = ChunkTranslator(req.model, req.include_usage, forced)
         done = False
         with self._errors():
             with sending(stand_ins), self._reading():  # the request goes out with the first part
-                parts = await self.client.chat(
-                    model=req.model, messages=messages, stream=True, **kwargs
-                )
+                parts = await self._ask(req, stand_ins, kwargs, stream=True)
                 part = await anext(parts, None)
             while part is not None:
                 done = done or bool(part.done)
@@ -133,6 +129,22 @@ class OllamaBackend(BackendBase):
                     part = await anext(parts, None)
         if not done:
             raise self._unfinished()
+
+    async def _ask(
+        self, req: BackendRequest, stand_ins: StandIns, kwargs: dict[str, Any], stream: bool
+    ) -> Any:
+        """`/api/chat` with the messages; or, for a raw prompt (`req.prompt`), `/api/generate`
+        with `raw` (server/routes.go GenerateHandler: no template, no system, no parser),
+        its replies made chat replies. `think` stays false: left out, Ollama turns thinking
+        on for a thinking model. Returns a ChatResponse, or their stream."""
+        call: Any = self.client.chat  # both are typed by `stream` literals only
+        if req.prompt is None:
+            args = {"messages": to_ollama_messages(req.messages, stand_ins.raw), **kwargs}
+            return await call(model=req.model, stream=stream, **args)
+        call = self.client.generate
+        args = {k: v for k, v in kwargs.items() if k != "tools"}  # generate takes no tools
+        reply = await call(model=req.model, prompt=req.prompt, raw=True, stream=stream, **args)
+        return _chat_parts(reply) if stream else chat_response(reply)
 
     async def embed(self, req: EmbedRequest) -> Embeddings:
         """POST /api/embed (server/routes.go EmbedHandler): Ollama normalises each vector,
@@ -243,6 +255,11 @@ class OllamaBackend(BackendBase):
                 f"cannot reach Ollama backend {self.name!r} at {self.url} ({type(e).__name__}); "
                 "is `ollama serve` running there?"
             ) from None
+
+
+async def _chat_parts(parts: AsyncIterator[ollama.GenerateResponse]) -> ChunkParts:
+    async for part in parts:
+        yield chat_response(part)
 
 
 def _refused(e: pydantic.ValidationError) -> InvalidRequest:

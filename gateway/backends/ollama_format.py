@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ollama import ChatResponse
+from ollama import ChatResponse, GenerateResponse
 
 from gateway.backends.ollama_tools import ForcedTool, tool_choice
 from gateway.core.errors import InvalidRequest
@@ -339,6 +339,16 @@ def timings(part: ChatResponse) -> dict[str, float]:
         "predicted_ms": (part.eval_duration or 0) * ms,
         "load_ms": (part.load_duration or 0) * ms,
     }
+
+
+def chat_response(part: GenerateResponse) -> ChatResponse:
+    """A `/api/generate` reply (a raw prompt continued) as the chat reply it stands for, so
+    that one translation serves both: `response` (and `thinking`) become the message."""
+    counters = part.model_dump(exclude={"response", "thinking", "context", "image",
+                                        "completed", "total", "logprobs"})  # fmt: skip
+    message = {"role": "assistant", "content": part.response or "", "thinking": part.thinking}
+    return ChatResponse.model_validate({**counters, "message": message,
+                                        "logprobs": part.logprobs})  # fmt: skip
 
 
 def new_completion_id() -> str:

@@ -87,10 +87,10 @@ class OpenAICompatBackend(BackendBase):
             body = await encoded_body(req, stream=False)
             async with (
                 asyncio.timeout(self.cfg.first_byte_timeout_s),
-                self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r,
+                self.session.post(_path(req), data=body, headers=_JSON) as r,
             ):
                 await self._raise_for_status(r)
-                completion = self._completion(await self._capped(r))
+                completion = self._completion(await self._capped(r), req.prompt is not None)
         completion["model"] = req.model
         return completion
 
@@ -151,9 +151,10 @@ class OpenAICompatBackend(BackendBase):
                 )
         return bytes(body)
 
-    def _completion(self, raw: bytes) -> Completion:
+    def _completion(self, raw: bytes, text: bool = False) -> Completion:
         """A whole answer, checked: an HTML page or garbage with status 200 (a proxy, another
-        kind of server) is a 502, so that another backend is tried."""
+        kind of server) is a 502, so that another backend is tried. A `text_completion`
+        (`text`: a raw prompt's answer) is made the chat completion it stands for."""
         try:
             completion = json.loads(raw)
         except ValueError:  # not JSON, not UTF-8
@@ -161,32 +162,33 @@ class OpenAICompatBackend(BackendBase):
         if isinstance(completion, dict) and "error" in completion and "choices" not in completion:
             raise BackendError(f"backend {self.name!r} failed: {error_text(completion)}")
         choices = completion.get("choices") if isinstance(completion, dict) else None
+        key, kind, what = ("text", str, "text") if text else ("message", dict, "chat")
         if (
             not isinstance(completion, dict)
             or not choices
             or not all(
-                isinstance(c, dict) and isinstance(c.get("message"), dict) for c in _listed(choices)
+                isinstance(c, dict) and isinstance(c.get(key), kind) for c in _listed(choices)
             )
         ):
-            text = raw[:200].decode(errors="replace")
+            shown = raw[:200].decode(errors="replace")
             raise BackendError(
                 f"backend {self.name!r} at {self.url} answered 200 with something that is not a "
-                f"chat completion: {text!r}; is it an OpenAI-compatible server?"
+                f"{what} completion: {shown!r}; is it an OpenAI-compatible server?"
             )
-        return completion
+        return chat_shaped(completion, "message") if text else completion
 
     async def _stream(self, req: BackendRequest) -> ChunkStream:
         finished = False
         with self._errors():
             body = await encoded_body(req, stream=True)
-            async with self.session.post("/v1/chat/completions", data=body, headers=_JSON) as r:
+            async with self.session.post(_path(req), data=body, headers=_JSON) as r:
                 await self._raise_for_status(r)
                 decoder = SSEDecoder()
                 async for data in r.content.iter_any():
                     for event in self._events(decoder, data):
                         if event == "[DONE]":
                             return
-                        chunk = self._parse_event(event)
+                        chunk = self._parse_event(event, req.prompt is not None)
                         chunk["model"] = req.model
                         finished = finished or any(
                             c.get("finish_reason") for c in chunk.get("choices") or ()
@@ -202,8 +204,9 @@ class OpenAICompatBackend(BackendBase):
         except ValueError as e:  # not UTF-8, or an event past the size limit
             raise BackendError(f"backend {self.name!r} sent a broken event stream: {e}") from None
 
-    def _parse_event(self, event: str) -> Chunk:
-        """One event's chunk, checked: `choices` a list of objects (empty for usage)."""
+    def _parse_event(self, event: str, text: bool = False) -> Chunk:
+        """One event's chunk, checked: `choices` a list of objects (empty for usage); a
+        `text_completion` chunk's `text` a string (`text`), made a chat chunk's delta."""
         try:
             chunk = json.loads(event)
         except json.JSONDecodeError:
@@ -211,11 +214,13 @@ class OpenAICompatBackend(BackendBase):
         if isinstance(chunk, dict) and "error" in chunk:
             raise BackendError(f"backend {self.name!r} failed mid-answer: {error_text(chunk)}")
         if not isinstance(chunk, dict) or not all(
-            isinstance(c, dict) and isinstance(c.get("delta") or {}, dict)
+            isinstance(c, dict)
+            and isinstance(c.get("delta") or {}, dict)
+            and (not text or isinstance(c.get("text", ""), str))
             for c in _listed(chunk.get("choices"))
         ):
             raise BackendError(f"backend {self.name!r} sent a malformed event: {event[:200]}")
-        return chunk
+        return chat_shaped(chunk, "delta") if text else chunk
 
     async def list_models(self) -> list[ModelInfo]:
         """The richest listing the server answers. The one that answered is asked alone next
@@ -429,13 +434,45 @@ OLLAMA_ONLY = ("think", "options")
 
 def request_body(req: BackendRequest, stream: bool, stand_ins: StandIns) -> dict[str, Any]:
     """The OpenAI request to forward: sampling fields as sent, media as data URLs whose
-    base64 is a stand-in until spliced."""
+    base64 is a stand-in until spliced. A raw prompt goes to `/v1/completions` as `prompt`,
+    which LM Studio (`lmstudio.ai/docs/api/openai-api`) and llama-server (`tools/server`
+    README, "POST /v1/completions") serve: its `logprobs` is the legacy count."""
     body = {k: v for k, v in req.sampling.items() if k not in OLLAMA_ONLY}
-    messages = [openai_message(m, stand_ins) for m in req.messages]
-    body.update(model=req.model, messages=messages, stream=stream)
+    if req.prompt is not None:
+        if body.pop("logprobs", None):
+            body["logprobs"] = body.pop("top_logprobs", None) or 0
+        body.update(model=req.model, prompt=req.prompt, stream=stream)
+    else:
+        messages = [openai_message(m, stand_ins) for m in req.messages]
+        body.update(model=req.model, messages=messages, stream=stream)
     if stream and req.include_usage:
         body["stream_options"] = {"include_usage": True}
     return body
+
+
+def _path(req: BackendRequest) -> str:
+    return "/v1/chat/completions" if req.prompt is None else "/v1/completions"
+
+
+def chat_shaped(completion: dict[str, Any], key: str) -> dict[str, Any]:
+    """A `text_completion` (`key` "message") or its chunk (`key` "delta") in the neutral
+    chat shape: each choice's `text` becomes the content; `logprobs` stay as sent.
+
+    >>> chat_shaped({"object": "text_completion", "choices": [
+    ...     {"index": 0, "text": "ab", "logprobs": None, "finish_reason": "stop"}]}, "delta")
+    {'object': 'chat.completion.chunk', 'choices': [{'index': 0, 'logprobs': None, \
+'finish_reason': 'stop', 'delta': {'content': 'ab'}}]}
+    """
+    kind = "chat.completion" if key == "message" else "chat.completion.chunk"
+    choices = []
+    for choice in completion.get("choices") or ():
+        text = choice.get("text") or ""
+        if key == "message":
+            said: dict[str, Any] = {"role": "assistant", "content": text}
+        else:
+            said = {"content": text} if text else {}
+        choices.append({**{k: v for k, v in choice.items() if k != "text"}, key: said})
+    return {**completion, "object": kind, "choices": choices}
 
 
 def openai_message(msg: ChatMessage[BackendPart], stand_ins: StandIns) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class BackendRequest:
     sampling: dict[str, Any]
     include_usage: bool = False
     num_ctx: int | None = None
+    prompt: str | None = None  # a raw prompt to continue (no chat template); else messages
 
 
 # An OpenAI `chat.completion` or `chat.completion.chunk` object, as JSON-ready dicts:

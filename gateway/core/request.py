@@ -28,6 +28,7 @@ class Request:
     choices: int = 1
     output_tokens: int | None = None  # the answer's limit; None for none
     context: int | None = None  # a window the client asked for (Ollama's num_ctx)
+    raw: bool = False  # the first user message's text is a raw prompt to continue
 
     def remote(self) -> Remote:
         """The `https://` media to fetch before decoding."""
