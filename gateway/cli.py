@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import urllib.error
 import urllib.request
@@ -31,6 +30,7 @@ from gateway.edge import parse_chat_request
 from gateway.embedded import EmbeddedError
 from gateway.fronts.openai import dry_run, to_request
 from gateway.keeper import Keeper
+from gateway.logs import configure as configure_logging
 from gateway.metrics import Metrics
 from preprocess.errors import InvalidMedia
 
@@ -88,10 +88,7 @@ def cmd_up(args: argparse.Namespace, config: GatewayConfig) -> int:
         return 2
     if args.detach:
         return detach([a for a in args.argv if a != "--detach"], config)
-    logging.basicConfig(
-        level=config.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(config)  # a detached gateway is this too, in its own process
     try:
         asyncio.run(serve(config, args.embedded))
     except EmbeddedError as e:

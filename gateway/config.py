@@ -99,6 +99,8 @@ class ServerConfig(_Section):
     responses_store_ttl_s: float = Field(default=3600, gt=0)
     pid_file: str = ""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # "json": one JSON object per line (ts, level, logger, msg and the record's fields).
+    log_format: Literal["text", "json"] = "text"
 
     def check_exposure(self) -> None:
         """Refuse to listen beyond loopback without API keys, where anyone who reaches the

@@ -76,7 +76,10 @@ async def serve(config: GatewayConfig, embedded: bool) -> None:
         url = f"http://{host}:{port}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"pid": os.getpid(), "url": url}))
-        print(f"gateway listening on {url}", flush=True)
+        if config.server.log_format == "json":  # no plain line among the JSON ones
+            log.info("listening on %s", url, extra={"url": url})
+        else:
+            print(f"gateway listening on {url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -2,7 +2,9 @@
 
 Requests read `Keeper.snapshot`, an immutable `Inventory`. A background task replaces it
 every `server.refresh_seconds`, and at once when a request finds a backend down or a model
-missing (coalesced: concurrent callers share one refresh).
+missing (coalesced: concurrent callers share one refresh). A refresh is logged only when it
+changed something (`changes`): a backend up or down, models appearing or disappearing, the
+loaded set.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class Keeper:
 
     async def _take(self) -> Inventory:
         states = await asyncio.gather(*(_state(b, self.catalogue) for b in self.backends))
-        self.snapshot = Inventory(tuple(states), time.monotonic())
+        before, self.snapshot = self.snapshot, Inventory(tuple(states), time.monotonic())
+        for level, message, fields in changes(before, self.snapshot):
+            log.log(level, message, extra=fields)
         return self.snapshot
 
     async def run(self) -> None:
@@ -76,3 +80,45 @@ async def _state(backend: Backend, catalogue: Catalogue) -> BackendState:
     except TimeoutError:
         return state(f"listing models took over {LIST_TIMEOUT_S:g}s")
     return state(models=tuple(catalogue.resolve(m, backend.cfg.edge_images) for m in models))
+
+
+Change = tuple[int, str, dict[str, object]]  # a log level, a message, its fields
+
+
+def changes(before: Inventory, after: Inventory) -> list[Change]:
+    """What a new snapshot changed, as log records: a backend up (or first seen) or down,
+    models appeared or disappeared, the loaded set; nothing when nothing changed."""
+    was = {b.name: b for b in before.backends}
+    found: list[Change] = []
+    for b in after.backends:
+        old = was.get(b.name)
+        if not b.healthy:
+            if old is None or old.healthy:
+                found.append(_change(b, "down", f"is down: {b.detail}", logging.WARNING))
+        elif old is None or not old.healthy:
+            loaded = ", ".join(_ids(b, loaded=True)) or "none"
+            found.append(_change(b, "up", f"is up: {len(b.models)} models, loaded: {loaded}"))
+        else:
+            found += _model_changes(old, b)
+    return found
+
+
+def _model_changes(old: BackendState, new: BackendState) -> list[Change]:
+    before, after = set(_ids(old)), set(_ids(new))
+    found = [
+        _change(new, f"models_{what}", f"models {what}: {', '.join(sorted(names))}")
+        for what, names in (("appeared", after - before), ("disappeared", before - after))
+        if names
+    ]
+    if (was := _ids(old, loaded=True)) != (now := _ids(new, loaded=True)):
+        text = f"loaded models now {', '.join(now) or 'none'} (were {', '.join(was) or 'none'})"
+        found.append(_change(new, "loaded", text))
+    return found
+
+
+def _change(b: BackendState, event: str, text: str, level: int = logging.INFO) -> Change:
+    return level, f"backend {b.name} {text}", {"backend": b.name, "event": event}
+
+
+def _ids(state: BackendState, loaded: bool = False) -> list[str]:
+    return sorted(m.id for m in state.models if m.loaded or not loaded)

@@ -20,6 +20,7 @@ from gateway.core.errors import GatewayError
 from gateway.core.messages import Chunk
 from gateway.core.pipeline import Primed
 from gateway.intake import cut_off
+from gateway.logs import note_usage
 from gateway.state import CONFIG
 
 log = logging.getLogger("gateway.stream")
@@ -58,7 +59,7 @@ async def stream_response(
         )
         try:
             await _bounded(response.prepare(request), stall_s)
-            await _relay(response, primed.first, chunks, framing, stall_s)
+            await _relay(request, response, primed.first, chunks, framing, stall_s)
         except _ClientStalled:
             await chunks.aclose()
             cut_off(request, "stream", stall_s)
@@ -68,17 +69,19 @@ async def stream_response(
 
 
 async def _relay(
-    response: web.StreamResponse, first: Chunk | None, chunks: AsyncIterator[Chunk],
-    framing: Framing, stall_s: float,
+    request: web.Request, response: web.StreamResponse, first: Chunk | None,
+    chunks: AsyncIterator[Chunk], framing: Framing, stall_s: float,
 ) -> None:  # fmt: skip
     async def write(data: bytes) -> None:
         if data:
             await _bounded(response.write(data), stall_s)
 
     if first is not None:
+        note_usage(request, first)
         await write(framing.chunk(first))
     try:
         async for chunk in chunks:
+            note_usage(request, chunk)  # for the access line's tokens
             await write(framing.chunk(chunk))
     except GatewayError as e:
         log.warning("stream %s ended with an error: %s", response.headers.get("X-Request-Id"), e)
