@@ -21,7 +21,7 @@ from gateway import __version__
 from gateway.backends import build_backend
 from gateway.config import ConfigError, GatewayConfig, load_config
 from gateway.core.catalogue import Catalogue
-from gateway.core.errors import GatewayError, redact
+from gateway.core.errors import GatewayError
 from gateway.core.inventory import Inventory
 from gateway.core.pipeline import Pipeline
 from gateway.core.routing import Wish
@@ -32,6 +32,7 @@ from gateway.fronts.openai import dry_run, to_request
 from gateway.keeper import Keeper
 from gateway.logs import configure as configure_logging
 from gateway.metrics import Metrics
+from gateway.status import auto_choices, report
 from preprocess.errors import InvalidMedia
 
 T = TypeVar("T")
@@ -69,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     dry.add_argument("--backend", help="as the X-Gateway-Backend header")
     dry.add_argument("--prefer", help="as the X-Gateway-Prefer header: speed|balanced|quality")
     dry.set_defaults(run=cmd_route)
+    sub.add_parser("down", help="stop a running gateway gracefully").set_defaults(run=cmd_down)
     for name, run, text in (
-        ("down", cmd_down, "stop a running gateway gracefully"),
-        ("status", cmd_status, "is it running, backends' health, models found"),
+        ("status", cmd_status, "backends' health and load, loaded models, what auto would choose"),
         ("models", cmd_models, "the routable models"),
     ):
-        sub.add_parser(name, help=text).set_defaults(run=run)
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--json", action="store_true", help="print JSON, for scripts")
+        sp.set_defaults(run=run)
     for sp in sub.choices.values():
         sp.add_argument("--config", help="config file (default: the documented lookup order)")
     return p
@@ -108,19 +111,23 @@ def cmd_down(args: argparse.Namespace, config: GatewayConfig) -> int:
 def cmd_status(args: argparse.Namespace, config: GatewayConfig) -> int:
     running = read_pid_file(pid_file(config))
     if running is None:
-        print("gateway: not running")
+        print(json.dumps({"status": "not running"}) if args.json else "gateway: not running")
         return 3
     try:
         ready = _request_json(running.url + "/readyz", config)
     except OSError as e:
         print(f"gateway: pid {running.pid} at {running.url} does not answer ({e})")
         return 1
-    print(f"gateway: {ready['status']} at {running.url} (pid {running.pid})")
-    for name, b in ready["backends"].items():
-        health = "healthy" if b["healthy"] else f"down: {b['detail']}"
-        print(f"  {name} ({b['kind']}, {redact(b['url'])}): {health}")  # older gateways did not
-        for m in b["models"]:
-            print(f"    {m['id']}{'  [loaded]' if m['loaded'] else ''}")
+
+    def ask(path: str, body: bytes) -> Any:
+        return _request_json(running.url + path, config, body)
+
+    auto = auto_choices(ask)
+    if args.json:
+        print(json.dumps({**ready, "url": running.url, "pid": running.pid, "auto": auto},
+                         indent=2))  # fmt: skip
+    else:
+        print(report(ready, auto, f"{running.url} (pid {running.pid})"))
     return 0 if ready["status"] == "ready" else 1
 
 
@@ -128,6 +135,9 @@ def cmd_models(args: argparse.Namespace, config: GatewayConfig) -> int:
     """From the running gateway when there is one, else straight from the backends."""
     running = read_pid_file(pid_file(config))
     rows = _models_from_gateway(running.url, config) if running else _models_direct(config)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0 if rows else 1
     print(f"{'model':40} {'member':16} {'backend':10} {'inputs':24} {'context':>8} loaded")
     for r in rows:
         print(

@@ -1,20 +1,17 @@
 """Parsing JSON bodies at the HTTP edge: bytes -> a pydantic model, or a 400 that names the
-field. Every front reads its bodies through `read_body`."""
+field (pure: `fronts.body.read_body` runs it, off the loop when the body is large)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pydantic_core
-from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from gateway.core.errors import InvalidRequest
 from gateway.fronts.openai_wire import MAX_MESSAGES, MAX_PARTS, ChatRequest
-from gateway.state import PIPELINE
 
 # Pydantic holds the GIL while it validates, even off the loop, and does not stop at a
 # list's max_length: it builds every item first (10^6 messages: ~2 s, 12 million numbers in
@@ -24,23 +21,6 @@ MAX_JSON_VALUES = 50_000
 
 
 M = TypeVar("M", bound=BaseModel)
-# Bodies above this size or with more JSON objects than this are parsed off the loop: a few
-# MB of base64 takes milliseconds, and each message ~60 µs (5,000 of them: 0.3 s).
-INLINE_PARSE_BYTES = 256 * 1024
-INLINE_OBJECTS = 200
-
-
-async def read_body(request: web.Request, parse: Callable[[bytes], M]) -> M:
-    """The body read and parsed by `parse`, off the loop when it is large. A body with more
-    JSON values than pydantic may build is a 400; the exact count runs in a decode child,
-    where holding the GIL stalls nothing else."""
-    body, pipeline = await request.read(), request.app[PIPELINE]
-    big = len(body) >= INLINE_PARSE_BYTES or body.count(b"{") > INLINE_OBJECTS
-    if await pipeline.offload(big, crowded, body) and (
-        await pipeline.isolate(True, count_json_values, body) > MAX_JSON_VALUES
-    ):
-        raise too_many_values()
-    return await pipeline.offload(big, parse, body)
 
 
 def parse_body(model: type[M], body: bytes, what: str) -> M:

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.fronts import audio, responses
+from gateway.fronts import audio, completions, responses
 from gateway.fronts.ollama_wire import (
     ChatBody,
     EmbedBody,
@@ -169,6 +169,7 @@ def _paths() -> Schema:
         "/openapi.json": _open("openapi", "This document.", "OpenAPIDocument"),
         **_ollama_paths(),
         **audio.openapi_paths(),
+        **completions.openapi_paths(),
         **responses.openapi_paths(),
     }
 
@@ -440,6 +441,7 @@ def _schemas() -> dict[str, Schema]:
         "OpenAPIDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
         **_ollama_schemas(),
         **audio.openapi_schemas(),
+        **completions.openapi_schemas(),
         **responses.openapi_schemas(),
     }
 

@@ -36,10 +36,19 @@ from gateway.core.inventory import Inventory
 from gateway.core.pipeline import Pipeline
 from gateway.cors import add_cors_headers, preflight_middleware
 from gateway.embedded import embedded_engine
-from gateway.fronts import Endpoint, ErrorRenderer, audio, ollama, openai, responses
+from gateway.fronts import (
+    Endpoint,
+    ErrorRenderer,
+    audio,
+    completions,
+    ollama,
+    openai,
+    responses,
+)
 from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
 from gateway.isolation import kill_children, start_forkserver
 from gateway.keeper import Keeper
+from gateway.logs import front_of, log_access, mark_first_byte
 from gateway.metrics import Gauge, Metrics
 from gateway.openapi import serve_openapi
 from gateway.state import (
@@ -84,6 +93,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     )
     app[CONFIG] = config.with_default_backends()
     app.on_response_prepare.append(add_cors_headers)
+    app.on_response_prepare.append(mark_first_byte)
     app[METRICS] = Metrics()
     app[BUDGET] = budget
     if embedded_log is not None:
@@ -95,6 +105,7 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
         *openai.ENDPOINTS,
         *ollama.ENDPOINTS,
         *audio.ENDPOINTS,
+        *completions.ENDPOINTS,
         *responses.ENDPOINTS,
         *OPERATIONS,
     ]
@@ -168,22 +179,13 @@ CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its 
 
 
 def _record(request: web.Request, response: web.StreamResponse, started: float) -> None:
-    """The access log line and the request metrics."""
+    """The access line (`logs.log_access`) and the request metrics."""
     took = time.perf_counter() - started
     resource = request.match_info.route.resource
     path = resource.canonical if resource is not None else "unmatched"
     request.app[METRICS].http_requests.inc(request.method, path, str(response.status))
     request.app[METRICS].http_seconds.observe(took, path)
-    log.info(
-        "%s %s %s %.1fms model=%s route=%s [%s]",
-        request.method,
-        request.path,
-        response.status,
-        took * 1000,
-        response.headers.get("X-Gateway-Model", "-"),
-        response.headers.get("X-Gateway-Route", "-"),
-        request[REQUEST_ID],
-    )
+    log_access(request, response, started, front_of(endpoint_of(request)))
 
 
 TRACEBACK_EVERY_S = 60.0
@@ -283,14 +285,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     snapshot: Inventory = request.app[KEEPER].snapshot
+    limiters = {name: b.limiter for name, b in request.app[BACKENDS].items()}
     backends = {
         b.name: {
             "kind": b.kind,
             "url": b.url,
             "healthy": b.healthy,
             "detail": b.detail,
-            "models": [{"id": m.id, "loaded": m.loaded, "context": m.context} for m in b.models],
-        }
+            "in_flight": limiters[b.name].in_flight if b.name in limiters else 0,
+            "queued": limiters[b.name].waiting if b.name in limiters else 0,
+            "models": [{"id": m.id, "loaded": m.loaded, "context": m.context,
+                        "loaded_context": m.loaded_context} for m in b.models],
+        }  # fmt: skip
         for b in snapshot.backends
     }
     if snapshot.ready:

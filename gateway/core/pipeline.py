@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from gateway.backends import Backend
 from gateway.config import GatewayConfig
+from gateway.core.affinity import Affinity
 from gateway.core.errors import (
     BackendError,
     BackendTimeout,
@@ -124,6 +125,7 @@ class Pipeline:
     backends: dict[str, Backend]
     pool: Executor
     metrics: Metrics
+    affinity: Affinity = dataclasses.field(default_factory=Affinity)
 
     async def prepare(self, req: Request, dry: bool = False) -> Prepared:
         """Fetch remote media (the dry run counts it instead), then one blocking trip."""
@@ -149,10 +151,12 @@ class Pipeline:
         """Route on the snapshot; on a miss, refresh once (a model may just have been pulled)."""
         need, policy, catalogue = prepared.need(), self.config.routing, self.keeper.catalogue
         busy = self._busy()
+        if wish.affinity is None:  # the conversation's previous host, if it had one
+            wish = dataclasses.replace(wish, affinity=self.affinity.host(prepared.messages))
         decision = await self._decide(
             lambda snapshot: route(need, wish, snapshot, policy, catalogue, busy)
         )
-        log.info(
+        log.debug(  # the access line says model and reason
             "route [%s] asked=%s -> %s on %s reason=%s tokens=%d candidates=%d",
             request_id, wish.model or "auto", decision.model.id, decision.backend,
             decision.reason, decision.tokens, len(decision.candidates),
@@ -209,7 +213,9 @@ class Pipeline:
             breq = backend_request(req, prepared, model, backend, decision)
             return await self._attempt(backend, breq, req, model, headers)
 
-        return await self._first_answer(decision, request_id, attempt)
+        outcome = await self._first_answer(decision, request_id, attempt)
+        self.affinity.served(prepared.messages, outcome.model.backend)
+        return outcome
 
     async def _attempt(
         self, backend: Backend, breq: BackendRequest, req: Request, model: ModelInfo,
@@ -237,7 +243,7 @@ class Pipeline:
         decision = await self._decide(
             lambda snapshot: route_embedding(call.wish, snapshot, catalogue, busy)
         )
-        log.info(
+        log.debug(  # the access line says model and reason
             "route [%s] embeddings asked=%s -> %s on %s reason=%s inputs=%d candidates=%d",
             call.request_id, call.wish.model or "auto", decision.model.id, decision.backend,
             decision.reason, len(call.inputs), len(decision.candidates),
@@ -280,12 +286,16 @@ def backend_request(
     req: Request, prepared: Prepared, model: ModelInfo, backend: Backend, decision: RouteDecision
 ) -> BackendRequest:
     """A backend that sizes its context (Ollama) is told a `num_ctx` that holds the request,
-    or the client's own when that is larger (within the model's window)."""
+    or the client's own when that is larger (within the model's window). A raw request's
+    prompt is its first user message's text, sent to be continued (no chat template)."""
     context = None
     if backend.sizes_context:
         asked = min(req.context, model.window or req.context) if req.context else 0
         context = max(decision.num_ctx(model), asked)
-    return BackendRequest(model.id, prepared.messages, req.sampling, req.include_usage, context)
+    prompt = next((m.text for m in req.messages if m.role == "user"), "") if req.raw else None
+    return BackendRequest(
+        model.id, prepared.messages, req.sampling, req.include_usage, context, prompt
+    )
 
 
 def _estimate_texts(texts: list[str]) -> int:

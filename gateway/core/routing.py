@@ -13,7 +13,9 @@ it. The policy, in order:
 
 Each rule names preferred members; every other capable model whose window holds the
 estimate follows as a fallback, in `preference` order, non-family models last. Within a
-member, a model already loaded comes first (no swap), then the least busy backend.
+member: the backend that served the conversation's previous turn (`Wish.affinity`), then
+a backend with the model loaded with a window that holds the request (no swap, no
+reload), then the least busy backend.
 
 Embedding models (`ModelInfo.embedding`) are never chat candidates: naming one for chat is
 a 400. `route_embedding()` picks among them alone: an explicit embedding model, or
@@ -48,11 +50,24 @@ PREFERENCES = ("speed", "balanced", "quality")
 
 @dataclass(frozen=True, slots=True)
 class Wish:
-    """What the client asked for: model (header wins over body), backend pin, preference."""
+    """What the client asked for: model (header wins over body), backend pin, preference;
+    and `affinity`, set by the pipeline, not the client: the backend that served this
+    conversation's previous turn (its prompt prefix is in that host's cache)."""
 
     model: str | None = None
     backend: str | None = None
     prefer: str | None = None
+    affinity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What orders the hosts of one model: the conversation's host, then a host with the
+    model loaded with a window that holds the request, then the fewest requests."""
+
+    busy: Mapping[str, int]
+    affinity: str | None = None
+    tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +123,18 @@ def route(
         )
     pinned = _pinned(inventory, wish.backend)
     models = [m for m in pinned if not m.embedding]
-    busy = busy or {}
+    load = Load(busy or {}, wish.affinity, need.tokens)
     name = (wish.model or "").strip()
     if name.lower() not in AUTO_ALIASES:
         _refuse_embedding_model(name, pinned, catalogue)
-        return _override(name, need, models, inventory, wish.backend, catalogue, busy)
+        return _override(name, need, models, inventory, wish.backend, catalogue, load)
     preferred, reason = _rule(need, wish, policy)
     capable = [m for m in models if can_take(m.takes, need.modalities)]
     if not capable:
         raise _nothing_capable(need, inventory, preferred)
     fitting = _fitting(capable, need)
     order = [*preferred, *(p for p in policy.preference if p not in preferred)]
-    ranked = sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, busy)))
+    ranked = sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, load)))
     return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked), need.ollama_tokens)
 
 
@@ -142,7 +157,7 @@ def _override(
     inventory: Inventory,
     backend: str | None,
     catalogue: Catalogue,
-    busy: Mapping[str, int],
+    load: Load,
 ) -> RouteDecision:
     found = _named(name, models)
     if not found:
@@ -158,7 +173,7 @@ def _override(
             param="model",
             code="unsupported_modality",
         )
-    ranked = sorted(_fitting(capable, need), key=lambda m: _tiebreak(m, busy))
+    ranked = sorted(_fitting(capable, need), key=lambda m: _tiebreak(m, load))
     return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked), need.ollama_tokens)
 
 
@@ -194,9 +209,12 @@ def _rank(model: ModelInfo, order: Sequence[str]) -> int:
     return len(order)  # capable, but nobody asked for it: last
 
 
-def _tiebreak(model: ModelInfo, busy: Mapping[str, int]) -> tuple[bool, int]:
-    # A loaded model answers without a load (seconds to minutes); then the idlest backend.
-    return (not model.loaded, busy.get(model.backend, 0))
+def _tiebreak(model: ModelInfo, load: Load) -> tuple[bool, bool, int]:
+    """The conversation's own host first (its prefix is cached there); then a host where the
+    model is loaded with a window that holds the request (no load, no reload for a larger
+    context: seconds to minutes); then the idlest."""
+    warm = model.loaded and (model.loaded_context or model.window) >= load.tokens
+    return (model.backend != load.affinity, not warm, load.busy.get(model.backend, 0))
 
 
 def _pinned(inventory: Inventory, backend: str | None) -> list[ModelInfo]:
@@ -296,7 +314,7 @@ def route_embedding(
     the least busy backend. `wish.prefer` means nothing here.
     """
     models = _pinned(inventory, wish.backend)
-    busy = busy or {}
+    load = Load(busy or {}, wish.affinity)
     name = (wish.model or "").strip()
     embedders = [m for m in models if m.embedding]
     if name.lower() in EMBEDDING_AUTO:
@@ -304,7 +322,7 @@ def route_embedding(
             raise _no_embedder(inventory, wish.backend)
         ranked = sorted(
             embedders,
-            key=lambda m: (m.member != EMBEDDING_GEMMA.alias, *_tiebreak(m, busy)),
+            key=lambda m: (m.member != EMBEDDING_GEMMA.alias, *_tiebreak(m, load)),
         )
         return RouteDecision(ranked[0], "embedding", 0, tuple(ranked))
     found = _named(name, models)
@@ -318,7 +336,7 @@ def route_embedding(
             param="model",
             code="model_not_supported",
         )
-    ranked = sorted(chosen, key=lambda m: _tiebreak(m, busy))
+    ranked = sorted(chosen, key=lambda m: _tiebreak(m, load))
     return RouteDecision(ranked[0], "override", 0, tuple(ranked))
 
 

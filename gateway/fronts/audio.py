@@ -24,7 +24,7 @@ from aiohttp.base_protocol import BaseProtocol
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
-from gateway.core.errors import GatewayError, InvalidRequest
+from gateway.core.errors import InvalidRequest
 from gateway.core.estimate import estimate
 from gateway.core.messages import ChatMessage, Chunk, join_text
 from gateway.core.model import Modality
@@ -32,8 +32,7 @@ from gateway.core.pipeline import Outcome, Pipeline, Primed, describe_plan
 from gateway.core.prepare import Prepared
 from gateway.core.request import Request
 from gateway.fronts import Endpoint, wish
-from gateway.fronts.openai import error_response, event
-from gateway.fronts.openai_wire import error_body
+from gateway.fronts.openai import SSE, error_response
 from gateway.fronts.stream import stream_response
 from gateway.state import PIPELINE, REQUEST_ID
 from preprocess.audio import Clip, audio_clips, audio_seconds
@@ -339,18 +338,10 @@ def headers_of(first: Outcome, clips: int) -> dict[str, str]:
             "X-Gateway-Preprocess": describe_plan(MediaPlan(audios=1, clips=clips))}  # fmt: skip
 
 
-class TranscriptEvents:
+class TranscriptEvents(SSE):
     """OpenAI's transcription events as SSE: `transcript.text.delta` per clip, in order,
-    then `transcript.text.done` with the whole text; a failure after the first byte is an
-    error event."""
-
-    content_type = "text/event-stream"
-
-    def chunk(self, chunk: Chunk) -> bytes:
-        return event(chunk)
-
-    def error(self, e: GatewayError) -> bytes:
-        return event(error_body(e))
+    then `transcript.text.done` with the whole text (no `[DONE]`); a failure after the
+    first byte is an error event."""
 
     def end(self) -> bytes:
         return b""

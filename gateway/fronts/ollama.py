@@ -30,8 +30,9 @@ from gateway.core.pipeline import EmbedCall, EmbedOutcome
 from gateway.core.prepare import Prepared
 from gateway.core.request import Request
 from gateway.core.routing import Wish
-from gateway.edge import parse_body, read_body
+from gateway.edge import parse_body
 from gateway.fronts import Endpoint
+from gateway.fronts.body import read_body
 from gateway.fronts.ollama_wire import (
     OLLAMA_VERSION,
     ChatBody,
@@ -47,6 +48,7 @@ from gateway.fronts.ollama_wire import (
     ns_since,
 )
 from gateway.fronts.stream import stream_response
+from gateway.logs import note_usage
 from gateway.state import PIPELINE, REQUEST_ID
 from preprocess.media import Encoded, MediaPlan, Source, Text
 
@@ -247,6 +249,7 @@ async def _answer(request: web.Request, req: Request, chat: bool, load: bool) ->
     if outcome.stream is not None:
         return await stream_response(request, outcome.stream, outcome.headers, NDJSON(reply))
     assert outcome.completion is not None
+    note_usage(request, outcome.completion)
     return web.json_response(reply.whole(outcome.completion), headers=outcome.headers)
 
 

@@ -19,9 +19,10 @@ from gateway.core.messages import ChatMessage, Chunk
 from gateway.core.pipeline import EmbedCall, Outcome, Pipeline, explain
 from gateway.core.request import Request
 from gateway.core.routing import Wish
-from gateway.edge import parse_body, parse_chat_request, read_body
+from gateway.edge import parse_body, parse_chat_request
 from gateway.fetch import unfetched_note
 from gateway.fronts import Endpoint, wish
+from gateway.fronts.body import read_body
 from gateway.fronts.openai_wire import (
     AudioPart,
     ChatRequest,
@@ -33,6 +34,7 @@ from gateway.fronts.openai_wire import (
     error_body,
 )
 from gateway.fronts.stream import stream_response
+from gateway.logs import note_usage
 from gateway.state import PIPELINE, REQUEST_ID
 from preprocess.media import Encoded, Source, Text
 
@@ -109,6 +111,7 @@ def _part(part: ContentPart, param: str) -> Source:
 async def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
     if outcome.stream is not None:
         return await stream_response(request, outcome.stream, outcome.headers, SSE())
+    note_usage(request, outcome.completion)
     return web.json_response(outcome.completion, headers=outcome.headers)
 
 

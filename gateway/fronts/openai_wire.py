@@ -174,10 +174,8 @@ ResponseFormat = Annotated[
 ]
 
 
-class SamplingFields(BaseModel):
-    """The OpenAI fields backend adapters translate (the Ollama one into `options`, `tools`,
-    `format`, `think`, `keep_alive`), typed so that the adapters never see a wrong type. They
-    are forwarded as the client sent them (`ChatRequest.sampling`)."""
+class Sampling(BaseModel):
+    """The sampling numbers every generating endpoint takes (chat and legacy completions)."""
 
     stop: str | list[str] | None = None
     seed: StrictInt | None = None
@@ -188,6 +186,13 @@ class SamplingFields(BaseModel):
     frequency_penalty: Number | None = None
     presence_penalty: Number | None = None
     repeat_penalty: Number | None = None
+
+
+class SamplingFields(Sampling):
+    """The OpenAI fields backend adapters translate (the Ollama one into `options`, `tools`,
+    `format`, `think`, `keep_alive`), typed so that the adapters never see a wrong type. They
+    are forwarded as the client sent them (`ChatRequest.sampling`)."""
+
     logprobs: StrictBool | None = None
     top_logprobs: StrictInt | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
     tools: list[Tool] | None = None

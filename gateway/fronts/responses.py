@@ -32,8 +32,9 @@ from aiohttp import web
 from gateway.core.errors import GatewayError, InvalidRequest
 from gateway.core.messages import ChatMessage, Chunk, Completion
 from gateway.core.request import Request
-from gateway.edge import parse_body, read_body
+from gateway.edge import parse_body
 from gateway.fronts import Endpoint, wish
+from gateway.fronts.body import read_body
 from gateway.fronts.openai import error_response
 from gateway.fronts.responses_wire import (
     Content,
@@ -49,6 +50,7 @@ from gateway.fronts.responses_wire import (
     ResponsesRequest,
 )
 from gateway.fronts.stream import stream_response
+from gateway.logs import note_usage
 from gateway.state import CONFIG, PIPELINE, REQUEST_ID
 from preprocess.media import Encoded, Source, Text
 
@@ -142,6 +144,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     if outcome.stream is not None:
         return await stream_response(request, outcome.stream, outcome.headers, Events(draft, keep))
     assert outcome.completion is not None
+    note_usage(request, outcome.completion)
     response = draft.whole(outcome.completion)
     keep(response, response["output"])
     return web.json_response(response, headers=outcome.headers)

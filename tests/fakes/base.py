@@ -77,9 +77,10 @@ class Emulator(ABC):
         """The JSON bodies of every chat request, oldest first."""
         return [r.body for r in self.received if r.path == self.chat_path and r.body is not None]
 
-    async def start(self) -> str:
-        """Bind 127.0.0.1 on a free port. Handler cancellation is on, so a client that hangs
-        up is noticed at once (as Ollama's request context is), not at the next write."""
+    async def start(self, port: int = 0) -> str:
+        """Bind 127.0.0.1 on a free port (or `port`: a stopped server coming back). Handler
+        cancellation is on, so a client that hangs up is noticed at once (as Ollama's request
+        context is), not at the next write."""
         # Real servers take large media bodies; aiohttp alone would stop at 1 MiB.
         app = web.Application(
             middlewares=[self._record, *self.middlewares()], client_max_size=512 * 2**20
@@ -89,7 +90,7 @@ class Emulator(ABC):
             app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
         )
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         host, port = self._runner.addresses[0][:2]
         self._url = f"http://{host}:{port}"
         self._stopping = False
@@ -123,6 +124,11 @@ class Emulator(ABC):
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         """The chat route: faults first (delay, forced status), then the subclass's answer;
         a client leaving mid-answer is noted."""
+        return await self.guarded(request, self._answer)
+
+    async def guarded(self, request: web.Request, answer: Handler) -> web.StreamResponse:
+        """`answer` behind the chat route's knobs (a generation route other than chat, e.g.
+        Ollama's `/api/generate`, takes them too)."""
         self.chat_received.set()
         try:
             if self.delay_first_byte:
@@ -130,7 +136,7 @@ class Emulator(ABC):
             if self.status_override is not None:
                 status, payload = self.status_override
                 return web.json_response(payload, status=status, dumps=dumps)
-            return await self._answer(request)
+            return await answer(request)
         except asyncio.CancelledError:
             self.note_cancelled()
             raise

@@ -78,6 +78,7 @@ class LlamaServerEmulator(OpenAIEmulator):
             web.get("/props", self._props),
             web.get("/v1/models", self._v1_models),
             web.post("/v1/chat/completions", self._chat),
+            web.post("/v1/completions", self._completions),  # tools/server README
         ]
 
     def middlewares(self) -> list[Middleware]:

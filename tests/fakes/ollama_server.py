@@ -156,6 +156,13 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status, dumps=dumps)
 
 
+def _loaded(name: str, reason: str) -> web.Response:
+    """GenerateHandler's answer to an empty prompt: `load`, or `unload` (zero keep_alive)."""
+    reply = {"model": name, "created_at": _now(), "response": "", "done": True,
+             "done_reason": reason}  # fmt: skip
+    return web.json_response(reply, dumps=dumps)
+
+
 def _bad_base64_offset(data: str) -> int:
     """Where Go's decoder would complain: the first byte outside the alphabet, else the end."""
     return next((i for i, ch in enumerate(data) if ch not in _BASE64), len(data))
@@ -175,6 +182,9 @@ class OllamaEmulator(Emulator):
     `fault_after` (see `Emulator`); `chat_cancelled` / `cancellations` report clients
     that hung up, `reloads` counts model (re)loads caused by chats, `prompts` and
     `truncated` record each chat's rendered prompt and the messages Ollama dropped.
+    `/api/generate` answers as GenerateHandler does (raw or templated, load and unload with
+    an empty prompt), takes the chat knobs, adds its prompt to `prompts` (its `truncated`
+    is not kept) and its body to `generates()`.
     `/api/embed` and `/api/embeddings` honour `status_override`, `delay_first_byte` and
     `garbage`; `embeds()` returns the bodies `/api/embed` received.
     """
@@ -202,9 +212,14 @@ class OllamaEmulator(Emulator):
             web.post("/api/show", self._show),
             web.get("/api/ps", self._ps),
             web.post("/api/chat", self._chat),
+            web.post("/api/generate", self._generate),
             web.post("/api/embed", self._embed),
             web.post("/api/embeddings", self._embeddings),
         ]
+
+    def generates(self) -> list[dict[str, Any]]:
+        """The JSON bodies of every `/api/generate` request, oldest first."""
+        return [r.body for r in self.received if r.path == "/api/generate" and r.body]
 
     def embeds(self) -> list[Any]:
         """The JSON bodies of every `/api/embed` request, oldest first."""
@@ -351,6 +366,57 @@ class OllamaEmulator(Emulator):
         raw = [3 * x for x in text_vector(model.name, str(prompt), model.embedding_length)]
         return web.json_response({"embedding": raw}, dumps=dumps)
 
+    # --- generate ----------------------------------------------------------------------
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        return await self.guarded(request, self._generate_answer)
+
+    async def _generate_answer(self, request: web.Request) -> web.StreamResponse:
+        """POST /api/generate as server/routes.go GenerateHandler answers it: an empty
+        prompt with a zero keep_alive unloads (before any check), else an empty prompt loads;
+        `raw` sends the prompt as it is (with template, system or context: 400), otherwise it
+        is templated as a one-message chat (system first when given) and the done line
+        carries `context`."""
+        body, problem = await _parse_generate(request)
+        if problem is not None:
+            return _error(400, problem)
+        assert body is not None
+        name = str(body.get("model") or "")
+        model = self.find(name) if name else None
+        if model is None:
+            return _error(404, f"model '{name}' not found")
+        if not body.get("prompt") and _is_zero_keep_alive(body.get("keep_alive")):
+            model.loaded = False
+            return _loaded(name, "unload")
+        refusal, thinking = _generate_refusal(model, body)
+        if refusal is not None:
+            return _error(400, refusal)
+        options: dict[str, Any] = body.get("options") or {}
+        cold = self._load(model, options.get("num_ctx"))
+        if not body.get("prompt"):
+            return _loaded(name, "load")
+        return await self._generated(request, model, body, thinking, cold)
+
+    async def _generated(
+        self, request: web.Request, model: OllamaModel, body: dict[str, Any], thinking: bool,
+        cold: bool,
+    ) -> web.StreamResponse:  # fmt: skip
+        raw = body.get("raw") is True
+        user = {"role": "user", "content": body["prompt"], "images": body.get("images") or []}
+        system = [{"role": "system", "content": body["system"]}] if body.get("system") else []
+        prompt = body["prompt"] if raw else render([*system, user], [], thinking,
+                                                   is_large(model.name))  # fmt: skip
+        self.prompts.append(prompt)
+        parts, reason = self._plan(body, [user], body.get("options") or {}, thinking)
+        tokens = count(prompt, [user], "vision" in model.capabilities)
+        metrics = _metrics(tokens, _eval_tokens(parts), cold)
+        last = {} if raw else {"context": list(range(tokens + len(parts)))}
+        shape = _Shape(str(body["model"]), generate=True, last=last)
+        top = body.get("top_logprobs", 0) if body.get("logprobs") else None
+        if body.get("stream") is False:
+            return self._single(shape, parts, reason, metrics, top)
+        return await self._stream(request, shape, parts, reason, metrics, top)
+
     # --- chat ------------------------------------------------------------------------
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
@@ -399,8 +465,8 @@ class OllamaEmulator(Emulator):
             metrics = _metrics(count(prompt, kept, vision), _eval_tokens(parts), cold)
             top = body.get("top_logprobs", 0) if body.get("logprobs") else None
             if body.get("stream") is False:
-                return self._single(str(name), parts, reason, metrics, top)
-            return await self._stream(request, str(name), parts, reason, metrics, top)
+                return self._single(_Shape(str(name)), parts, reason, metrics, top)
+            return await self._stream(request, _Shape(str(name)), parts, reason, metrics, top)
         finally:
             if unload:
                 model.loaded = False
@@ -447,7 +513,7 @@ class OllamaEmulator(Emulator):
 
     def _single(
         self,
-        name: str,
+        shape: _Shape,
         parts: list[dict[str, Any]],
         reason: str,
         metrics: dict[str, int],
@@ -467,12 +533,13 @@ class OllamaEmulator(Emulator):
         if calls:
             message["tool_calls"] = calls
         reply = {
-            "model": name,
+            "model": shape.name,
             "created_at": _now(),
-            "message": message,
+            **shape.fields(message),
             "done_reason": reason,
             "done": True,
             **metrics,
+            **shape.last,
         }
         if top is not None:
             reply["logprobs"] = [lp for p in parts for lp in _logprobs(p, top)]
@@ -481,7 +548,7 @@ class OllamaEmulator(Emulator):
     async def _stream(
         self,
         request: web.Request,
-        name: str,
+        shape: _Shape,
         parts: list[dict[str, Any]],
         reason: str,
         metrics: dict[str, int],
@@ -491,15 +558,16 @@ class OllamaEmulator(Emulator):
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         final = {
-            "model": name,
+            "model": shape.name,
             "created_at": "",
-            "message": {"role": "assistant", "content": ""},
+            **shape.fields({"role": "assistant", "content": ""}),
             "done_reason": reason,
             "done": True,
             **metrics,
+            **shape.last,
         }
         lines: list[dict[str, Any]] = [
-            {"model": name, "created_at": "", "message": part, "done": False}
+            {"model": shape.name, "created_at": "", **shape.fields(part), "done": False}
             | ({"logprobs": _logprobs(part, top)} if top is not None and part["content"] else {})
             for part in parts
         ]
@@ -522,6 +590,23 @@ class OllamaEmulator(Emulator):
         return response
 
 
+@dataclass
+class _Shape:
+    """How an answer's lines carry it: `/api/chat`'s `message`, or `/api/generate`'s
+    `response` and `thinking` (api/types.go GenerateResponse), its done line with `last`
+    (the templated prompt's `context` tokens; none for a raw one)."""
+
+    name: str
+    generate: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self, part: dict[str, Any]) -> dict[str, Any]:
+        if not self.generate:
+            return {"message": part}
+        thinking = {"thinking": part["thinking"]} if part.get("thinking") else {}
+        return {"response": part.get("content") or "", **thinking}
+
+
 async def _json_object(request: web.Request) -> dict[str, Any] | None:
     try:
         body = json.loads(await request.read() or b"null")
@@ -530,9 +615,10 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
-    """The body, or the 400 message Ollama's JSON binding gives (images are []byte in Go, so
-    anything but standard base64 fails here, before the model is even looked up)."""
+async def _parse_object(
+    request: web.Request, go_type: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object, or the 400 message gin's binding gives for it."""
     raw = await request.read()
     if not raw.strip():
         return None, "missing request body"
@@ -541,16 +627,30 @@ async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str 
     except ValueError as e:
         return None, f"invalid character in request body: {e.msg}"
     if not isinstance(body, dict):
-        return None, "json: cannot unmarshal into Go value of type api.ChatRequest"
+        return None, f"json: cannot unmarshal into Go value of type {go_type}"
+    return body, None
+
+
+def _bad_generation(body: dict[str, Any]) -> str | None:
+    """The 400 for a `think` or `top_logprobs` chat and generate both refuse (else None)."""
     think = body.get("think")
     if think is not None and not isinstance(think, bool) and think not in THINK_VALUES:
-        return None, (
+        return (
             f"invalid think value: {json.dumps(think)} "
             '(must be "high", "medium", "low", "max", true, or false)'
         )
     top = body.get("top_logprobs", 0)
     if not isinstance(top, int) or not 0 <= top <= 20:
-        return None, "top_logprobs must be between 0 and 20"
+        return "top_logprobs must be between 0 and 20"
+    return None
+
+
+async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The body, or the 400 message Ollama's JSON binding gives (images are []byte in Go, so
+    anything but standard base64 fails here, before the model is even looked up)."""
+    body, problem = await _parse_object(request, "api.ChatRequest")
+    if body is None or (problem := _bad_generation(body)):
+        return None, problem
     messages = body.get("messages") or []
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         return None, "json: cannot unmarshal messages into Go struct field of type []api.Message"
@@ -561,15 +661,9 @@ async def _parse_chat(request: web.Request) -> tuple[dict[str, Any] | None, str 
 async def _parse_embed(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
     """The body with `input` made a list (a string: one input, empty: none), or the 400
     message EmbedHandler gives."""
-    raw = await request.read()
-    if not raw.strip():
-        return None, "missing request body"
-    try:
-        body = json.loads(raw)
-    except ValueError as e:
-        return None, f"invalid character in request body: {e.msg}"
-    if not isinstance(body, dict):
-        return None, "json: cannot unmarshal into Go value of type api.EmbedRequest"
+    body, problem = await _parse_object(request, "api.EmbedRequest")
+    if body is None:
+        return None, problem
     given = body.get("input")
     if isinstance(given, str):
         inputs = [given] if given else []
@@ -587,6 +681,38 @@ async def _parse_embed(request: web.Request) -> tuple[dict[str, Any] | None, str
                 f"EmbedRequest.{key} of type {go}"
             )
     return {**body, "input": inputs}, None
+
+
+async def _parse_generate(request: web.Request) -> tuple[dict[str, Any] | None, str | None]:
+    """The body, or the 400 GenerateHandler's binding and first checks give (`images` are
+    []byte: standard base64 only; `prompt` a string)."""
+    body, problem = await _parse_object(request, "api.GenerateRequest")
+    if body is None or (problem := _bad_generation(body)):
+        return None, problem
+    prompt = body.get("prompt", "")
+    if not isinstance(prompt, str):
+        return None, (f"json: cannot unmarshal {_json_kind(prompt)} into Go struct field "
+                      "GenerateRequest.prompt of type string")  # fmt: skip
+    error = _bad_image([{"images": body.get("images") or []}])
+    return (None, error) if error else (body, None)
+
+
+def _generate_refusal(model: OllamaModel, body: dict[str, Any]) -> tuple[str | None, bool]:
+    """GenerateHandler's refusals after the model is found (else None), in its order, and
+    whether the answer thinks: a thinking model does unless `think` is false (as chat), but
+    a raw prompt has no parser to split thoughts off, so it never does here."""
+    name, raw, think = body.get("model"), body.get("raw") is True, body.get("think")
+    if raw and (body.get("template") or body.get("system") or body.get("context")):
+        return "raw mode does not support template, system, or context", False
+    if "thinking" in model.capabilities:
+        think = True if think is None else think
+    elif think not in (None, False):
+        return f'"{name}" does not support thinking', False
+    if "completion" not in model.capabilities:
+        return f'"{name}" does not support generate', False
+    if missing := _missing_capability(model, [{"images": body.get("images") or []}]):
+        return f'"{name}" does not support {missing}', False
+    return None, think not in (None, False) and not raw
 
 
 def _json_kind(value: Any) -> str:

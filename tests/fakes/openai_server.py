@@ -145,6 +145,7 @@ class OpenAIEmulator(Emulator):
     Knobs (plain attributes): `reply_tokens`, `fail_mid_stream`, `status_override`,
     `delay_first_byte`, `token_delay`, `truncate_stream` / `garbage` / `fault_after` (see
     `Emulator`); `chat_cancelled` / `cancellations` report clients that hung up.
+    `/v1/completions` (a raw prompt) takes the chat knobs, its bodies in `completions()`.
     `/v1/embeddings` honours `status_override` and `garbage`; `reverse_embeddings` sends its
     `data` last index first (order is by `index`); `embeds()` returns its bodies.
     """
@@ -171,6 +172,10 @@ class OpenAIEmulator(Emulator):
         self._jit_loaded: set[str] = set()
         self.reverse_embeddings = False
 
+    def completions(self) -> list[Any]:
+        """The JSON bodies of every `/v1/completions` request, oldest first."""
+        return [r.body for r in self.received if r.path == "/v1/completions"]
+
     def embeds(self) -> list[Any]:
         """The JSON bodies of every `/v1/embeddings` request, oldest first."""
         return [r.body for r in self.received if r.path == "/v1/embeddings"]
@@ -179,6 +184,7 @@ class OpenAIEmulator(Emulator):
         routes = [
             web.get("/v1/models", self._v1_models),
             web.post("/v1/chat/completions", self._chat),
+            web.post("/v1/completions", self._completions),
             web.post("/v1/embeddings", self._embeddings),
         ]
         if self.flavour == "lmstudio":
@@ -314,14 +320,7 @@ class OpenAIEmulator(Emulator):
         name = body.get("model")
         model = self.find(name if isinstance(name, str) else "")
         if model is None:
-            known = "\n".join(m.id for m in self.models)
-            return self.error(
-                404,
-                f'Model "{name}" not found. Please specify a valid model.\n\n'
-                f"Your models:\n\n{known}",
-                param="model",
-                code="model_not_found",
-            )
+            return self.not_found(name)
         messages: list[dict[str, Any]] = body["messages"]
         refusal, images = self.admit(model, messages)
         if refusal is not None:
@@ -330,22 +329,12 @@ class OpenAIEmulator(Emulator):
         refusal, prompt = self.fit(model, _prompt_tokens(messages) + IMAGE_TOKENS * images)
         if refusal is not None:
             return refusal
-        tokens, reason = list(self.reply_tokens), "stop"
-        limit = body.get("max_tokens", body.get("max_completion_tokens"))
-        if isinstance(limit, int) and 0 <= limit < len(tokens):  # -1 means no limit
-            tokens, reason = tokens[:limit], "length"
-        usage = {
-            "prompt_tokens": prompt,
-            "completion_tokens": len(tokens),
-            "total_tokens": prompt + len(tokens),
-        }
+        tokens, reason, usage = self._reply(body, prompt)
         if body.get("stream") is True:
             include_usage = (body.get("stream_options") or {}).get("include_usage") is True
             return await self._stream(request, model.id, tokens, reason, usage, include_usage)
-        if self.fail_mid_stream is not None:
-            return self.error(500, self.fail_mid_stream, kind="server_error")
-        if garbage := self.garbage_response():
-            return garbage
+        if refusal := self._unstreamed_fault():
+            return refusal
         reply = {
             "id": _completion_id(),
             "object": "chat.completion",
@@ -362,6 +351,63 @@ class OpenAIEmulator(Emulator):
             "usage": usage,
         }
         return web.json_response(reply)
+
+    def _reply(self, body: dict[str, Any], prompt: int) -> tuple[list[str], str, dict[str, int]]:
+        """The answer's tokens (cut at `max_tokens`), its finish reason and usage."""
+        tokens, reason = list(self.reply_tokens), "stop"
+        limit = body.get("max_tokens", body.get("max_completion_tokens"))
+        if isinstance(limit, int) and 0 <= limit < len(tokens):  # -1 means no limit
+            tokens, reason = tokens[:limit], "length"
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": len(tokens),
+            "total_tokens": prompt + len(tokens),
+        }
+        return tokens, reason, usage
+
+    def _unstreamed_fault(self) -> web.Response | None:
+        """What the fault knobs make of an answer that is not streamed (else None)."""
+        if self.fail_mid_stream is not None:
+            return self.error(500, self.fail_mid_stream, kind="server_error")
+        return self.garbage_response()
+
+    # --- completions (a raw prompt) ----------------------------------------------------
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self.guarded(request, self._complete)
+
+    async def _complete(self, request: web.Request) -> web.StreamResponse:
+        """POST /v1/completions, OpenAI's legacy text completions, which LM Studio lists
+        among its OpenAI-compatible endpoints (`lmstudio.ai/docs/api/openai-api`) and
+        llama-server serves (`tools/server` README: `/completion` "is not OAI-compatible.
+        For OAI-compatible client, use `/v1/completions`"): the prompt is continued as it
+        is, no chat template; `text_completion` objects, streamed as SSE chunks of the same
+        shape. Only a string prompt is taken here (the wording of the refusal is assumed).
+        """
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            return self.error(400, "Invalid JSON in request body")
+        prompt = body.get("prompt") if isinstance(body, dict) else None
+        if not isinstance(prompt, str):
+            return self.error(400, "'prompt' field must be a string", param="prompt")
+        name = body.get("model")
+        model = self.find(name if isinstance(name, str) else "")
+        if model is None:
+            return self.not_found(name)
+        self._jit_load(model)
+        _, words = self.fit(model, len(prompt.split()))
+        tokens, reason, usage = self._reply(body, words)
+        if body.get("stream") is True:
+            include_usage = (body.get("stream_options") or {}).get("include_usage") is True
+            return await self._stream(request, model.id, tokens, reason, usage, include_usage)
+        if refusal := self._unstreamed_fault():
+            return refusal
+        choice = {"index": 0, "text": "".join(tokens), "logprobs": None, "finish_reason": reason}
+        return web.json_response({
+            "id": _completion_id("cmpl-"), "object": "text_completion",
+            "created": int(time.time()), "model": model.id, "choices": [choice], "usage": usage,
+        })  # fmt: skip
 
     def admit(self, model: LMModel, messages: list[Any]) -> tuple[web.Response | None, int]:
         """The refusal of content this server does not take (else None), and the image count."""
@@ -406,14 +452,16 @@ class OpenAIEmulator(Emulator):
         usage: dict[str, int],
         include_usage: bool,
     ) -> web.StreamResponse:
-        """SSE in TV-A1 order: role, one chunk per token, finish, usage?, [DONE]."""
+        """SSE in TV-A1 order: role, one chunk per token, finish, usage?, [DONE]; for
+        `/v1/completions`, `text_completion` chunks whose choices carry `text`, no role."""
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
+        text = request.path == "/v1/completions"
         head = {
-            "id": _completion_id(),
-            "object": "chat.completion.chunk",
+            "id": _completion_id("cmpl-" if text else "chatcmpl-"),
+            "object": "text_completion" if text else "chat.completion.chunk",
             "created": int(time.time()),
             "model": model_id,
             "system_fingerprint": model_id if self.flavour == "lmstudio" else "fp_emulator",
@@ -421,10 +469,13 @@ class OpenAIEmulator(Emulator):
         tail = {"usage": None} if include_usage else {}  # A-oas: null on the other chunks
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            said: dict[str, Any] = {"text": delta.get("content", "")} if text else {"delta": delta}
+            choice = {"index": 0, **said, "logprobs": None, "finish_reason": finish}
             return {**head, "choices": [choice], **tail}
 
-        events: list[dict[str, Any] | str] = [chunk({"role": "assistant", "content": ""})]
+        events: list[dict[str, Any] | str] = (
+            [] if text else [chunk({"role": "assistant", "content": ""})]
+        )
         events += [chunk({"content": t}) for t in tokens]
         if self.fail_mid_stream is not None:  # after the first token, then no [DONE]
             events = [*events[:2], self.error_body(500, self.fail_mid_stream, kind="server_error")]
@@ -446,9 +497,9 @@ class OpenAIEmulator(Emulator):
         return response
 
 
-def _completion_id() -> str:
+def _completion_id(prefix: str = "chatcmpl-") -> str:
     """LM Studio's style: chatcmpl- and 21 lowercase alphanumerics (TV-L4)."""
-    return "chatcmpl-" + "".join(secrets.choice(_ID_CHARS) for _ in range(21))
+    return prefix + "".join(secrets.choice(_ID_CHARS) for _ in range(21))
 
 
 def _check_content(messages: list[Any], audio_ok: bool = False) -> tuple[str | None, int]:

@@ -206,3 +206,51 @@ async def test_route_prints_the_decision_without_forwarding(tmp_path: Path) -> N
         assert (
             refused.code == 1 and "not on any healthy backend" in json.loads(refused.out)["error"]
         )
+
+
+async def test_status_shows_three_hosts_their_load_and_what_auto_would_choose(
+    tmp_path: Path,
+) -> None:
+    """Issue 12: health, in-flight and queued requests, loaded models and windows per
+    backend, and the live dry run for a short text, an image, audio and a long document."""
+    hosts = [
+        OllamaEmulator([OllamaModel("gemma4:e4b", loaded=True, loaded_context=8192)]),
+        OllamaEmulator([OllamaModel("gemma4:e4b"),
+                        OllamaModel("gemma4:26b", capabilities=("completion", "vision"))]),
+        OllamaEmulator([OllamaModel("gemma4:26b", capabilities=("completion", "vision"))]),
+    ]  # fmt: skip
+    for emu in hosts:
+        await emu.start()
+    try:
+        config = write_config(tmp_path, "[server]\nport = 0\n" + "".join(
+            f'[[backends]]\nname = "gpu{i}"\nkind = "ollama"\nurl = "{emu.url}"\n'
+            for i, emu in enumerate(hosts, 1)))  # fmt: skip
+        cli = Cli(tmp_path, config)
+        assert (await cli.run("up", "--detach")).code == 0
+        try:
+            shown = await cli.run("status", "--json")
+            screen = await cli.run("status")
+            models = await cli.run("models", "--json")
+        finally:
+            await cli.run("down")
+    finally:
+        for emu in hosts:
+            await emu.stop()
+    assert shown.code == 0, shown.err
+    status = json.loads(shown.out)
+    assert set(status["backends"]) == {"gpu1", "gpu2", "gpu3"}
+    gpu1 = status["backends"]["gpu1"]
+    assert (gpu1["healthy"], gpu1["in_flight"], gpu1["queued"]) == (True, 0, 0)
+    assert gpu1["models"] == [{"id": "gemma4:e4b", "loaded": True, "context": 131072,
+                               "loaded_context": 8192}]  # fmt: skip
+    auto = status["auto"]
+    assert (auto["short text"]["model"], auto["short text"]["reason"]) == ("gemma4:26b", "default")
+    assert auto["image"]["model"] == "gemma4:26b"
+    assert (auto["audio"]["model"], auto["audio"]["backend"]) == ("gemma4:e4b", "gpu1")  # loaded
+    assert auto["long document"]["reason"] == "long-context"
+    assert "auto would choose:" in screen.out and "[loaded, window 8192]" in screen.out
+    assert "audio          -> gemma4:e4b on gpu1 (audio" in screen.out
+    assert {(m["id"], m["backend"]) for m in json.loads(models.out)} == {
+        ("gemma4:e4b", "gpu1"), ("gemma4:e4b", "gpu2"), ("gemma4:26b", "gpu2"),
+        ("gemma4:26b", "gpu3"),
+    }  # fmt: skip

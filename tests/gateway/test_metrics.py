@@ -87,7 +87,9 @@ async def test_metrics_follow_what_was_served(pair: tuple[TestServer, OllamaEmul
     assert (await post_chat(gateway, {"messages": "not a list"}))[0] == 400
     first.status_override = (500, {"error": "llama runner process has terminated"})
     for stream in (False, True):  # both answered by `second` after `first` fails
-        assert (await post_chat(gateway, {"messages": USER, "stream": stream}))[0] == 200
+        # two conversations: a second turn of one would go straight to its host (affinity)
+        said = [{"role": "user", "content": f"Hello, streamed={stream}"}]
+        assert (await post_chat(gateway, {"messages": said, "stream": stream}))[0] == 200
     async with ClientSession() as s, s.get(gateway.make_url("/nowhere")) as r:
         assert r.status == 404
 
