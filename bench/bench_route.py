@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_route.py
 
 Inventories: the four members on one backend; a rack of 8 backends x 12 models with some
-loaded; requests: short text, long text, audio, override, a refusal. Also the cost of
+loaded; requests: short text, long text, audio, override, a refusal. Decisions reuse the
+indexes a snapshot builds on its first request (as the server does until the next refresh);
+the first decision on a new snapshot, which builds them, is timed apart. Also the cost of
 preparing a text-only request (token estimate), which runs before every decision.
 """
 
@@ -67,6 +69,11 @@ def main() -> None:
         small = per_call_us(lambda n=need, w=wish: decide(n, w, SMALL))
         rack = per_call_us(lambda n=need, w=wish: decide(n, w, RACK), number=500)
         print(f"| {name} | {small:.1f} | {rack:.1f} |")
+    need, wish = CASES["short text, auto"]
+    first = per_call_us(lambda: decide(need, wish, Inventory(RACK.backends, 1.0)), number=200)
+    print(
+        f"\nfirst short-text decision on a new rack snapshot (builds its indexes): {first:.0f} µs"
+    )
     prose = "The gateway routes each request to the right member of the family. " * 40
     messages = [ChatMessage("system", [Text("Be brief.")]), ChatMessage("user", [Text(prose)])]
     config = GatewayConfig()

@@ -17,6 +17,11 @@ member: the backend that served the conversation's previous turn (`Wish.affinity
 a backend with the model loaded with a window that holds the request (no swap, no
 reload), then the least busy backend.
 
+The per-model work (which models a pin, a name or a rule's order means, which can take the
+modalities, their rank) is done once per snapshot and kind of request (`_Pool`, kept by
+`Inventory.derived`); a decision then orders whole shelves (one rank on one host) by the
+same keys, so it costs per host, not per model, and equals the plain sort exactly.
+
 Embedding models (`ModelInfo.embedding`) are never chat candidates: naming one for chat is
 a 400. `route_embedding()` picks among them alone: an explicit embedding model, or
 EmbeddingGemma first, then any other, with the same loaded-then-least-busy tiebreak.
@@ -121,20 +126,20 @@ def route(
             f"X-Gateway-Prefer must be one of {', '.join(PREFERENCES)}, not {wish.prefer!r}",
             param="X-Gateway-Prefer",
         )
-    pinned = _pinned(inventory, wish.backend)
-    models = [m for m in pinned if not m.embedding]
     load = Load(busy or {}, wish.affinity, need.tokens)
     name = (wish.model or "").strip()
     if name.lower() not in AUTO_ALIASES:
-        _refuse_embedding_model(name, pinned, catalogue)
-        return _override(name, need, models, inventory, wish.backend, catalogue, load)
+        _refuse_embedding_model(name, _named_on(inventory, wish.backend, name), catalogue)
+        return _override(name, need, inventory, wish.backend, catalogue, load)
     preferred, reason = _rule(need, wish, policy)
-    capable = [m for m in models if can_take(m.takes, need.modalities)]
-    if not capable:
+    order = (*preferred, *(p for p in policy.preference if p not in preferred))
+    pool = inventory.derived(
+        ("auto", wish.backend, need.modalities, order),
+        lambda: _Pool.of(_chat(_pinned(inventory, wish.backend)), need.modalities, order),
+    )
+    if not pool.capable:
         raise _nothing_capable(need, inventory, preferred)
-    fitting = _fitting(capable, need)
-    order = [*preferred, *(p for p in policy.preference if p not in preferred)]
-    ranked = sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, load)))
+    ranked = _ranked(pool, need, load)
     return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked), need.ollama_tokens)
 
 
@@ -153,17 +158,19 @@ def _rule(need: Need, wish: Wish, policy: RoutingConfig) -> tuple[list[str], str
 def _override(
     name: str,
     need: Need,
-    models: list[ModelInfo],
     inventory: Inventory,
     backend: str | None,
     catalogue: Catalogue,
     load: Load,
 ) -> RouteDecision:
-    found = _named(name, models)
-    if not found:
+    pool = inventory.derived(
+        ("override", backend, need.modalities, _name_key(inventory, name)),
+        lambda: _Pool.of(_chat(_named_on(inventory, backend, name)), need.modalities, ()),
+    )
+    if not pool.models:
         raise _missing(name, inventory, backend, catalogue)
-    capable = [m for m in found if can_take(m.takes, need.modalities)]
-    if not capable:
+    if not pool.capable:
+        found = pool.models
         lacking = sorted(need.modalities - found[0].takes - _video_as_stills(found[0]))
         able = sorted({m.id for m in _chat_models(inventory) if can_take(m.takes, need.modalities)})
         raise InvalidRequest(
@@ -173,7 +180,7 @@ def _override(
             param="model",
             code="unsupported_modality",
         )
-    ranked = sorted(_fitting(capable, need), key=lambda m: _tiebreak(m, load))
+    ranked = _ranked(pool, need, load)
     return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked), need.ollama_tokens)
 
 
@@ -181,18 +188,98 @@ def _video_as_stills(model: ModelInfo) -> frozenset[Modality]:
     return frozenset({Modality.VIDEO}) if Modality.IMAGE in model.takes else frozenset()
 
 
-def _fitting(capable: list[ModelInfo], need: Need) -> list[ModelInfo]:
-    fitting = [m for m in capable if m.window >= need.tokens]
-    if not fitting:
-        largest = max(capable, key=lambda m: m.window)
-        raise ContextTooLong(
-            f"the request needs about {need.tokens} tokens (prompt, media and reserved "
-            f"output) but the largest window that can take it is {largest.window} "
-            f"({_window_of(largest)}); shorten the conversation, send less media, or lower "
-            "max_tokens",
-            param="messages",
+@dataclass(frozen=True, slots=True)
+class _Shelf:
+    """The capable models of one rank on one host, in inventory order, split into the
+    loaded ones and the others; up to `simple_up_to` tokens every model fits and every
+    loaded one is warm (`_warm`), so that split is the request's warm and cold."""
+
+    models: tuple[ModelInfo, ...]
+    loaded: tuple[ModelInfo, ...]
+    unloaded: tuple[ModelInfo, ...]
+    simple_up_to: int
+
+    @classmethod
+    def of(cls, models: list[ModelInfo]) -> _Shelf:
+        loaded = tuple(m for m in models if m.loaded)
+        unloaded = tuple(m for m in models if not m.loaded)
+        windows = [m.window for m in models] + [m.loaded_context or m.window for m in loaded]
+        return cls(tuple(models), loaded, unloaded, min(windows))
+
+    def split(self, tokens: int) -> tuple[Sequence[ModelInfo], Sequence[ModelInfo]]:
+        """The models whose window holds `tokens`: the warm ones, the cold ones."""
+        if tokens <= self.simple_up_to:
+            return self.loaded, self.unloaded
+        fitting = [m for m in self.models if m.window >= tokens]
+        warm = [m for m in fitting if _warm(m, tokens)]
+        cold = [m for m in fitting if not _warm(m, tokens)]
+        return warm, cold
+
+
+@dataclass(frozen=True, slots=True)
+class _Pool:
+    """What routing needs of one snapshot for one kind of request (backend pin, modalities,
+    preference order or named model), built once per snapshot by `Inventory.derived`: the
+    models considered, those capable, the largest window among them, and the capable ones
+    cut by rank (the `order` they match first) then by host: every model on one shelf
+    shares the sort key of `_rank` and `_tiebreak` but for warmth and fit."""
+
+    models: tuple[ModelInfo, ...]
+    capable: tuple[ModelInfo, ...]
+    largest: ModelInfo | None
+    hosts: tuple[str, ...]  # in inventory order
+    ranks: tuple[dict[str, _Shelf], ...]  # best rank first; host -> shelf
+
+    @classmethod
+    def of(
+        cls, models: list[ModelInfo], modalities: frozenset[Modality], order: Sequence[str]
+    ) -> _Pool:
+        capable = [m for m in models if can_take(m.takes, modalities)]
+        shelves: dict[int, dict[str, list[ModelInfo]]] = {}
+        for m in capable:
+            shelves.setdefault(_rank(m, order), {}).setdefault(m.backend, []).append(m)
+        ranks = tuple(
+            {host: _Shelf.of(on) for host, on in shelves[rank].items()} for rank in sorted(shelves)
         )
-    return fitting
+        largest = max(capable, key=lambda m: m.window, default=None)
+        hosts = tuple(dict.fromkeys(m.backend for m in capable))
+        return cls(tuple(models), tuple(capable), largest, hosts, ranks)
+
+
+def _ranked(pool: _Pool, need: Need, load: Load) -> list[ModelInfo]:
+    """The capable models whose window holds the estimate, in the order of
+    `sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, load)))`, taken a shelf
+    at a time: hosts ordered once (the conversation's host, then the idlest), and within a
+    rank, the warm models of a host tier before its cold ones."""
+    largest = pool.largest
+    assert largest is not None  # the callers refuse a pool with no capable model first
+    if largest.window < need.tokens:
+        raise _too_long(largest, need)
+    hosts = sorted(pool.hosts, key=lambda h: (h != load.affinity, load.busy.get(h, 0)))
+    tiers = [hosts[:1], hosts[1:]] if load.affinity in pool.hosts else [hosts]
+    ranked: list[ModelInfo] = []
+    for shelves in pool.ranks:
+        for tier in tiers:
+            warm: list[ModelInfo] = []
+            cold: list[ModelInfo] = []
+            for host in tier:
+                if shelf := shelves.get(host):
+                    hot, rest = shelf.split(load.tokens)
+                    warm += hot
+                    cold += rest
+            ranked += warm
+            ranked += cold
+    return ranked
+
+
+def _too_long(largest: ModelInfo, need: Need) -> ContextTooLong:
+    return ContextTooLong(
+        f"the request needs about {need.tokens} tokens (prompt, media and reserved "
+        f"output) but the largest window that can take it is {largest.window} "
+        f"({_window_of(largest)}); shorten the conversation, send less media, or lower "
+        "max_tokens",
+        param="messages",
+    )
 
 
 def _window_of(model: ModelInfo) -> str:
@@ -213,8 +300,12 @@ def _tiebreak(model: ModelInfo, load: Load) -> tuple[bool, bool, int]:
     """The conversation's own host first (its prefix is cached there); then a host where the
     model is loaded with a window that holds the request (no load, no reload for a larger
     context: seconds to minutes); then the idlest."""
-    warm = model.loaded and (model.loaded_context or model.window) >= load.tokens
+    warm = _warm(model, load.tokens)
     return (model.backend != load.affinity, not warm, load.busy.get(model.backend, 0))
+
+
+def _warm(model: ModelInfo, tokens: int) -> bool:
+    return model.loaded and (model.loaded_context or model.window) >= tokens
 
 
 def _pinned(inventory: Inventory, backend: str | None) -> list[ModelInfo]:
@@ -229,6 +320,26 @@ def _pinned(inventory: Inventory, backend: str | None) -> list[ModelInfo]:
     if not state.healthy:
         raise NoRoute(f"backend {backend!r} is unavailable: {state.detail}")
     return list(state.models)
+
+
+def _named_on(inventory: Inventory, backend: str | None, name: str) -> list[ModelInfo]:
+    """`_named` over the models `backend` pins (every healthy one without a pin), found once
+    per snapshot for each name that means something here (`_name_key`)."""
+    key = ("named", backend, _name_key(inventory, name))
+    return list(inventory.derived(key, lambda: tuple(_named(name, _pinned(inventory, backend)))))
+
+
+def _name_key(inventory: Inventory, name: str) -> tuple[str | None, str | None]:
+    """What `_named` matches a name by: the exact id and the lowercased member, each kept
+    only when the snapshot has it (so unknown names share one key and the cache stays
+    bounded)."""
+    ids, members = inventory.derived("names", lambda: _names(inventory))
+    return (name if name in ids else None, name.lower() if name.lower() in members else None)
+
+
+def _names(inventory: Inventory) -> tuple[frozenset[str], frozenset[str]]:
+    models = inventory.models()
+    return frozenset(m.id for m in models), frozenset(m.member for m in models if m.member)
 
 
 def _named(name: str, models: list[ModelInfo]) -> list[ModelInfo]:
@@ -278,13 +389,16 @@ def _listing(ids: Iterable[str]) -> str:
 
 
 def _chat_models(inventory: Inventory) -> list[ModelInfo]:
-    return [m for m in inventory.models() if not m.embedding]
+    return _chat(inventory.models())
 
 
-def _refuse_embedding_model(name: str, models: list[ModelInfo], catalogue: Catalogue) -> None:
+def _chat(models: Iterable[ModelInfo]) -> list[ModelInfo]:
+    return [m for m in models if not m.embedding]
+
+
+def _refuse_embedding_model(name: str, named: list[ModelInfo], catalogue: Catalogue) -> None:
     """Chat naming an embedding model (by id, or an embedding member's alias): a 400."""
     member = catalogue.member(name)
-    named = _named(name, models)
     if (member is not None and member.embedding) or (named and all(m.embedding for m in named)):
         raise InvalidRequest(
             f"{name} is an embedding model: it makes embeddings, not chat. Send it to the "

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from gateway.config import ModelEntry, RoutingConfig
 from gateway.core.catalogue import Catalogue
 from gateway.core.errors import GatewayError, InvalidRequest, ModelNotFound, NoRoute
+from gateway.core.family import can_take
 from gateway.core.inventory import BackendState, Inventory
 from gateway.core.model import Modality, ModelInfo
 from gateway.core.routing import ContextTooLong, Need, Wish, num_ctx, route, route_embedding
@@ -416,3 +417,105 @@ def test_properties(need: Need, wish: Wish, inventory: Inventory) -> None:
         # an override is never silently changed into another model
         assert decision.reason == "override"
         assert all(wish.model in (c.id, c.member) for c in decision.candidates)
+
+
+# --- the indexed router against the plain definition --------------------------------------
+# route() ranks from indexes built once per snapshot (`Inventory.derived`); its candidates
+# must be exactly the plain sort over every model, whatever the snapshot and the load.
+
+IDS = ["gemma4:e2b", "gemma4:e4b", "gemma4:12b", "gemma4:26b", "gemma4:31b", "gemma4:e4b-q8",
+       "google/gemma-4-31b", "llama3.2", "embeddinggemma:300m", NOMIC]  # fmt: skip
+HOSTS = ["a", "b", "c", "d"]
+random_models = st.builds(
+    m,
+    st.sampled_from(IDS),
+    inputs=st.sampled_from([None, VLM, frozenset({T}), frozenset({T, A})]),
+    context=st.sampled_from([None, 8192, 131072, 262144]),
+    loaded=st.booleans(),
+    loaded_context=st.sampled_from([None, 4096, 32768, 131072]),
+    embedding=st.sampled_from([False, False, False, True]),
+)
+
+
+@st.composite
+def random_inventories(draw: st.DrawFn) -> Inventory:
+    names = draw(st.lists(st.sampled_from(HOSTS), min_size=1, max_size=4, unique=True))
+    return inv(
+        *(
+            state(
+                n,
+                *draw(st.lists(random_models, max_size=6)),
+                healthy=draw(st.sampled_from([True, True, True, False])),
+            )
+            for n in names
+        )
+    )
+
+
+random_wishes = st.builds(
+    Wish,
+    st.sampled_from([None, None, "auto", "gemma4-e4b", "GEMMA4-31B", "gemma4-26b-a4b", "gemma4:e4b",
+                     "google/gemma-4-31b", "llama3.2", "embeddinggemma", "missing"]),
+    st.sampled_from([None, None, None, None, *HOSTS, "zzz"]),
+    st.sampled_from([None, "speed", "balanced", "quality"]),
+    st.sampled_from([None, *HOSTS]),
+)  # fmt: skip
+busy_maps = st.dictionaries(st.sampled_from(HOSTS), st.integers(0, 3))
+random_needs = st.builds(
+    Need,
+    st.sets(st.sampled_from([T, IMG, A, V]), min_size=1).map(lambda s: frozenset({T, *s})),
+    st.sampled_from([1, 1500, 4096, 4097, 8192, 32768, 40000, 131072, 131073, 262144, 300000]),
+)  # the windows and loaded contexts above, and either side of them
+
+
+def plain_candidates(
+    need: Need, wish: Wish, inventory: Inventory, busy: dict[str, int]
+) -> list[str]:
+    """The policy model by model: pin, name or rule order, capable, fitting, then sorted."""
+    pin = next((b for b in inventory.backends if b.name == wish.backend), None)
+    if wish.backend is not None and (pin is None or not pin.healthy):
+        return []
+    pinned = inventory.models() if pin is None else list(pin.models)
+    models = [x for x in pinned if not x.embedding]
+    name = (wish.model or "").strip()
+    order: list[str] = []
+    if name.lower() in ("auto", "gemma4", ""):
+        if A in need.modalities:
+            order = ["gemma4-e4b", "gemma4-e2b", "gemma4-12b"]
+        elif need.tokens > min(POLICY.long_context_tokens, 131072):
+            order = ["gemma4-26b-a4b", "gemma4-31b"]
+        elif wish.prefer == "speed":
+            order = ["gemma4-e4b", "gemma4-e2b"]
+        else:
+            order = ["gemma4-31b" if wish.prefer == "quality" else POLICY.default_model]
+        order += [p for p in POLICY.preference if p not in order]
+    else:
+        models = [x for x in models if x.id == name or x.member == name.lower()]
+
+    def rank(x: ModelInfo) -> int:
+        return next((i for i, o in enumerate(order) if o in (x.member, x.id)), len(order))
+
+    def key(x: ModelInfo) -> tuple[int, bool, bool, int]:
+        warm = x.loaded and (x.loaded_context or x.window) >= need.tokens
+        return rank(x), x.backend != wish.affinity, not warm, busy.get(x.backend, 0)
+
+    fitting = [x for x in models if x.window >= need.tokens and can_take(x.takes, need.modalities)]
+    return [f"{x.id}@{x.backend}" for x in sorted(fitting, key=key)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    inventory=random_inventories(),
+    requests=st.lists(st.tuples(random_needs, random_wishes, busy_maps), min_size=1, max_size=6),
+)
+def test_indexed_routing_equals_the_plain_sort(
+    inventory: Inventory, requests: list[tuple[Need, Wish, dict[str, int]]]
+) -> None:
+    for need, wish, busy in requests:  # several requests on one snapshot: its indexes reused
+        expected = plain_candidates(need, wish, inventory, busy)
+        try:
+            decision = route(need, wish, inventory, POLICY, CAT, busy)
+        except GatewayError:
+            assert expected == []
+            continue
+        assert [f"{x.id}@{x.backend}" for x in decision.candidates] == expected
