@@ -6,11 +6,12 @@ of microseconds per call and nanoseconds per character, for 1 KB, 100 KB and 1 M
 kind of text from the calibration corpus, and the speed-up over the tokenizer (llama.cpp,
 vocabulary only, the same text, encoding to UTF-8 included).
 
-Run: .venv/bin/python bench/bench_tokens.py
+Run: .venv/bin/python bench/bench_tokens.py [--sizes 1000 100000 1000000]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 
@@ -66,6 +67,9 @@ def seconds_per_call(fn: Callable[[str], int], text: str, budget: float) -> tupl
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="characters")
+    args = ap.parse_args()
     texts = _texts(build_sources())
     tokenize = load_tokenizer()
     print(
@@ -74,7 +78,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for kind, stream in texts.items():
-        for size in SIZES:
+        for size in args.sizes:
             text = _sized(stream, size)
             est, estimate = seconds_per_call(estimate_text_tokens, text, 0.3)
             real, count = seconds_per_call(tokenize, text, 0.3 if size < 1_000_000 else 0.0)
