@@ -474,10 +474,17 @@ def commit() -> str:
     return (head.stdout.strip() or "unknown") + (extra if changed else "")
 
 
-def write_doc(section: str) -> None:
+def write_doc(section: str, only: list[str]) -> None:
+    """The generated block replaced; with `only`, just those parts of it when it has them."""
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
     block = f"{BEGIN}\n{section.strip()}\n{END}"
-    if BEGIN in text and END in text:
+    marks = [(f"<!-- bench:{n} -->", f"<!-- bench:{n} end -->") for n in only]
+    if only and all(a in text and b in text and a in section for a, b in marks):
+        for a, b in marks:
+            new = a + section.split(a, 1)[1].split(b, 1)[0] + b
+            before, rest = text.split(a, 1)
+            text = before + new + rest.split(b, 1)[1]
+    elif BEGIN in text and END in text:
         before, rest = text.split(BEGIN, 1)
         after = rest.split(END, 1)[1]
         text = before + block + after
@@ -515,7 +522,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             p = bench_proxies(args.concurrency, args.seconds, Path(tmp), not args.no_litellm)
         parts += [
-            "\n### Proxy overhead: direct, bare aiohttp, gateway, LiteLLM\n",
+            "\n<!-- bench:proxy -->",
+            "### Proxy overhead: direct, bare aiohttp, gateway, LiteLLM\n",
             f"One OpenAI-compatible emulator in a child process ({REPLY_TOKENS}-token answers); "
             "each proxy in its own child process in front of it (the gateway is `python -m "
             "gateway up`, default log level, routing `model: auto`); the load from "
@@ -531,14 +539,17 @@ def main() -> None:
             log(f"chart skipped: {why}")
         else:
             parts.append(f"\n![added latency per concurrency]({CHART.name})")
+        parts.append("\n<!-- bench:proxy end -->")
     for name, script, what in SCRIPTS:
         if name not in args.only:
             continue
         log(f"{name}: {shlex.join(script)} ...")
         out, took, failed = run_script(script)
         command = f".venv/bin/python bench/{shlex.join(script)}"
-        parts.append(f"\n### {name.replace('_', ' ').capitalize()}: {what}\n")
-        parts.append(f"`{command}`, {took:.0f} s:\n")
+        parts.append(
+            f"\n<!-- bench:{name} -->\n### {name.replace('_', ' ').capitalize()}: {what}\n"
+        )
+        parts.append(f"`{command}`, {took:.0f} s, {when}, commit {measured}:\n")
         if failed:
             parts.append(f"Not measured: {failed}.")
             notes.append(f"{name}: {failed}")
@@ -547,6 +558,7 @@ def main() -> None:
             log(f"{name} {failed}")
         else:
             parts.append(out)
+        parts.append(f"\n<!-- bench:{name} end -->")
     total = time.perf_counter() - started
     parts.append(f"\nWhole run: {total / 60:.1f} min.")
     if notes:
@@ -554,7 +566,7 @@ def main() -> None:
     section = "\n".join(parts)
     print(section)
     if not args.no_write:
-        write_doc(section)
+        write_doc(section, [] if set(args.only) == set(names) else args.only)
         log(f"wrote {DOC.relative_to(ROOT)}")
     log(f"done in {total:.0f} s")
 
