@@ -46,6 +46,13 @@ def gateway(config: Path) -> Iterator[str]:
                       "gateway listening on ", stderr=subprocess.DEVNULL)  # fmt: skip
 
 
+@contextmanager
+def passthrough(backend_url: str) -> Iterator[str]:
+    """`bench/passthrough.py` (a bare aiohttp proxy) in front of `backend_url`."""
+    yield from _child([sys.executable, str(ROOT / "bench" / "passthrough.py"), backend_url],
+                      "passthrough listening on ")  # fmt: skip
+
+
 def _child(cmd: list[str], marker: str, stderr: int | None = None) -> Iterator[str]:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
