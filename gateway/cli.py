@@ -12,7 +12,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,6 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.run(args, config))
 
 
+def run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """`asyncio.run` on uvloop when it is installed (libuv's loop: less CPU per request and
+    per streamed chunk than asyncio's own), else on asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"gemma-gateway {__version__}")
@@ -93,7 +104,7 @@ def cmd_up(args: argparse.Namespace, config: GatewayConfig) -> int:
         return detach([a for a in args.argv if a != "--detach"], config)
     configure_logging(config)  # a detached gateway is this too, in its own process
     try:
-        asyncio.run(serve(config, args.embedded))
+        run_fast(serve(config, args.embedded))
     except EmbeddedError as e:
         print(f"gateway: {e}", file=sys.stderr)
         return 1

@@ -39,6 +39,7 @@ QUIET = ("httpx", "httpcore", "aiohttp.access", "urllib3", "ollama", "asyncio")
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _IN_MESSAGE = frozenset({"method", "path", "status"})  # the access line's text says them first
 _BEARER = re.compile(r"(bearer\s+)[\x21-\x7e]+", re.IGNORECASE)
+_QUOTED = re.compile(r'[\s"]')  # a text field holding these is written quoted
 
 
 def configure(config: GatewayConfig, stream: TextIO | None = None) -> logging.Handler:
@@ -70,7 +71,9 @@ def scrub(text: str, secrets: list[str]) -> str:
     >>> scrub("GET http://u:pw@h/x Authorization: Bearer sk-1 key=k2", ["k2"])
     'GET http://***@h/x Authorization: Bearer *** key=***'
     """
-    text = _BEARER.sub(r"\1***", redact(text))
+    if "@" in text:  # the only sign of a URL's user:password
+        text = redact(text)
+    text = _BEARER.sub(r"\1***", text)
     for secret in secrets:
         text = text.replace(secret, "***")
     return text
@@ -109,7 +112,7 @@ def _text(value: object) -> str:
     if value is None:
         return "-"
     text = str(value)
-    return json.dumps(text) if not text or re.search(r'[\s"]', text) else text
+    return json.dumps(text) if not text or _QUOTED.search(text) else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -160,7 +163,10 @@ def front_of(endpoint: Endpoint | None) -> str:
 def log_access(
     request: web.Request, response: web.StreamResponse, started: float, front: str
 ) -> None:
-    """The one access line of a request that began at `started` (`time.perf_counter`)."""
+    """The one access line of a request that began at `started` (`time.perf_counter`);
+    nothing is gathered when the level filters it out."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     now = time.perf_counter()
     usage = request.get(USAGE) or {}
     headers = response.headers

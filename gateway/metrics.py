@@ -63,7 +63,9 @@ class Histogram:
     _sums: dict[Labels, float] = field(default_factory=dict)
 
     def observe(self, value: float, *label_values: str) -> None:
-        counts = self._counts.setdefault(label_values, [0] * (len(self.buckets) + 1))
+        counts = self._counts.get(label_values)
+        if counts is None:
+            counts = self._counts[label_values] = [0] * (len(self.buckets) + 1)
         counts[bisect.bisect_left(self.buckets, value)] += 1  # the first bucket with le >= v
         self._sums[label_values] = self._sums.get(label_values, 0.0) + value
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway import fastjson
 from gateway.backends.base import BackendBase, checked_vectors, pool_size, shortened
 from gateway.backends.media_body import StandIns, splice
 from gateway.config import BackendConfig
@@ -156,7 +157,7 @@ class OpenAICompatBackend(BackendBase):
         kind of server) is a 502, so that another backend is tried. A `text_completion`
         (`text`: a raw prompt's answer) is made the chat completion it stands for."""
         try:
-            completion = json.loads(raw)
+            completion = fastjson.loads(raw)
         except ValueError:  # not JSON, not UTF-8
             completion = None
         if isinstance(completion, dict) and "error" in completion and "choices" not in completion:
@@ -208,8 +209,8 @@ class OpenAICompatBackend(BackendBase):
         """One event's chunk, checked: `choices` a list of objects (empty for usage); a
         `text_completion` chunk's `text` a string (`text`), made a chat chunk's delta."""
         try:
-            chunk = json.loads(event)
-        except json.JSONDecodeError:
+            chunk = fastjson.loads(event)
+        except ValueError:
             chunk = None
         if isinstance(chunk, dict) and "error" in chunk:
             raise BackendError(f"backend {self.name!r} failed mid-answer: {error_text(chunk)}")
@@ -423,7 +424,7 @@ _JSON = {"Content-Type": "application/json"}
 async def encoded_body(req: BackendRequest, stream: bool) -> io.BytesIO:
     """The JSON body to forward; media are spliced in off the loop (see media_body)."""
     stand_ins = StandIns()
-    body = json.dumps(request_body(req, stream, stand_ins)).encode()
+    body = fastjson.dumps(request_body(req, stream, stand_ins))
     return io.BytesIO(await splice(body, stand_ins.media))
 
 

@@ -31,6 +31,7 @@ from gateway.core.prepare import Prepared
 from gateway.core.request import Request
 from gateway.core.routing import Wish
 from gateway.edge import parse_body
+from gateway.fastjson import dumps, json_response
 from gateway.fronts import Endpoint
 from gateway.fronts.body import read_body
 from gateway.fronts.ollama_wire import (
@@ -250,7 +251,7 @@ async def _answer(request: web.Request, req: Request, chat: bool, load: bool) ->
         return await stream_response(request, outcome.stream, outcome.headers, NDJSON(reply))
     assert outcome.completion is not None
     note_usage(request, outcome.completion)
-    return web.json_response(reply.whole(outcome.completion), headers=outcome.headers)
+    return json_response(reply.whole(outcome.completion), headers=outcome.headers)
 
 
 def _is_zero(duration: object) -> bool:
@@ -395,7 +396,7 @@ class NDJSON:
 
 
 def _line(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+    return dumps(obj) + b"\n"
 
 
 # --- embeddings ---------------------------------------------------------------------------

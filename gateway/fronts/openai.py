@@ -8,7 +8,6 @@ envelope. Everything between is the shared pipeline (`core.pipeline`).
 from __future__ import annotations
 
 import base64
-import json
 import struct
 from typing import Any
 
@@ -20,6 +19,7 @@ from gateway.core.pipeline import EmbedCall, Outcome, Pipeline, explain
 from gateway.core.request import Request
 from gateway.core.routing import Wish
 from gateway.edge import parse_body, parse_chat_request
+from gateway.fastjson import dumps, json_response
 from gateway.fetch import unfetched_note
 from gateway.fronts import Endpoint, wish
 from gateway.fronts.body import read_body
@@ -112,7 +112,7 @@ async def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
     if outcome.stream is not None:
         return await stream_response(request, outcome.stream, outcome.headers, SSE())
     note_usage(request, outcome.completion)
-    return web.json_response(outcome.completion, headers=outcome.headers)
+    return json_response(outcome.completion, headers=outcome.headers)
 
 
 class SSE:
@@ -136,11 +136,11 @@ def event(obj: object) -> bytes:
     >>> event({"a": 1})
     b'data: {"a":1}\\n\\n'
     """
-    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + dumps(obj) + b"\n\n"
 
 
 def error_response(e: GatewayError) -> web.Response:
-    return web.json_response(error_body(e), status=e.status, headers=e.headers)
+    return json_response(error_body(e), status=e.status, headers=e.headers)
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -73,7 +73,11 @@ async def _relay(
     chunks: AsyncIterator[Chunk], framing: Framing, stall_s: float,
 ) -> None:  # fmt: skip
     async def write(data: bytes) -> None:
-        if data:
+        if not data:
+            return
+        if _cannot_wait(request, len(data)):  # most writes: no deadline timer to arm
+            await response.write(data)
+        else:
             await _bounded(response.write(data), stall_s)
 
     if first is not None:
@@ -88,6 +92,16 @@ async def _relay(
         await write(framing.error(e))
         return
     await write(framing.end())
+
+
+def _cannot_wait(request: web.Request, size: int) -> bool:
+    """Whether writing `size` bytes returns at once: the socket is not paused and takes
+    them, or the transport buffers them under its high-water mark, so the write never waits
+    for the client and needs no deadline."""
+    transport, protocol = request.transport, request.protocol
+    if transport is None or protocol.writing_paused:
+        return False
+    return transport.get_write_buffer_size() + size <= transport.get_write_buffer_limits()[1]
 
 
 class _ClientStalled(Exception):
