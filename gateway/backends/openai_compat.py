@@ -116,12 +116,7 @@ class OpenAICompatBackend(BackendBase):
     def _embeddings(self, raw: bytes, expected: int) -> Embeddings:
         """An embeddings answer, checked: `data` a list of `{index, embedding}` objects with
         every index once (else a 502, so that another backend is tried)."""
-        try:
-            reply = json.loads(raw)
-        except ValueError:  # not JSON, not UTF-8
-            reply = None
-        if isinstance(reply, dict) and "error" in reply and "data" not in reply:
-            raise BackendError(f"backend {self.name!r} failed: {error_text(reply)}")
+        reply = self._reply(raw, "data")
         data = reply.get("data") if isinstance(reply, dict) else None
         if not isinstance(data, list) or not all(
             isinstance(d, dict) and type(d.get("index")) is int for d in data
@@ -152,16 +147,22 @@ class OpenAICompatBackend(BackendBase):
                 )
         return bytes(body)
 
+    def _reply(self, raw: bytes, key: str) -> Any:
+        """A 200 answer as JSON, None when it is none (not JSON, not UTF-8); a server's error
+        object (one without `key`) is a 502 naming the error, so another backend is tried."""
+        try:
+            reply = fastjson.loads(raw)
+        except ValueError:
+            return None
+        if isinstance(reply, dict) and "error" in reply and key not in reply:
+            raise BackendError(f"backend {self.name!r} failed: {error_text(reply)}")
+        return reply
+
     def _completion(self, raw: bytes, text: bool = False) -> Completion:
         """A whole answer, checked: an HTML page or garbage with status 200 (a proxy, another
         kind of server) is a 502, so that another backend is tried. A `text_completion`
         (`text`: a raw prompt's answer) is made the chat completion it stands for."""
-        try:
-            completion = fastjson.loads(raw)
-        except ValueError:  # not JSON, not UTF-8
-            completion = None
-        if isinstance(completion, dict) and "error" in completion and "choices" not in completion:
-            raise BackendError(f"backend {self.name!r} failed: {error_text(completion)}")
+        completion = self._reply(raw, "choices")
         choices = completion.get("choices") if isinstance(completion, dict) else None
         key, kind, what = ("text", str, "text") if text else ("message", dict, "chat")
         if (
