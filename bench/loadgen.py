@@ -1,6 +1,7 @@
 """A closed-loop load generator, run as its own process by `python -m bench` (not a test).
 
     .venv/bin/python bench/loadgen.py URL MODEL --concurrency 16 --seconds 3 [--stream]
+                                      [--timeout 60] [--key bench]
 
 Keeps CONCURRENCY OpenAI chat completions in flight against URL for --warmup seconds
 (discarded), then for --seconds, and prints one JSON line: requests, errors, requests/s and
@@ -40,16 +41,17 @@ async def first_token(r: aiohttp.ClientResponse) -> float | None:
     return first
 
 
-async def run(url: str, model: str, concurrency: int, seconds: float, warmup: float,
-              stream: bool) -> dict[str, object]:  # fmt: skip
-    body = json.dumps({"model": model, "messages": PROMPT, "stream": stream}).encode()
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench"}
+async def run(a: argparse.Namespace) -> dict[str, object]:
+    """One cell: the command line's URL, model, concurrency, durations, stream and key."""
+    url, concurrency, stream = a.url, a.concurrency, a.stream
+    body = json.dumps({"model": a.model, "messages": PROMPT, "stream": stream}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {a.key}"}
     totals: list[float] = []
     firsts: list[float] = []
     errors: list[str] = []
     measuring = False
     connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=60)
+    timeout = aiohttp.ClientTimeout(total=a.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def one() -> None:
@@ -73,11 +75,11 @@ async def run(url: str, model: str, concurrency: int, seconds: float, warmup: fl
                     errors.append(repr(e)[:300])
                     await asyncio.sleep(0.01)
 
-        await asyncio.gather(*(worker(time.perf_counter() + warmup) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(time.perf_counter() + a.warmup) for _ in range(concurrency)))
         errors.clear()
         measuring = True
         began = time.perf_counter()
-        await asyncio.gather(*(worker(began + seconds) for _ in range(concurrency)))
+        await asyncio.gather(*(worker(began + a.seconds) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     return {
         "requests": len(totals),
@@ -97,11 +99,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--stream", action="store_true")
-    args = ap.parse_args()
-    result = asyncio.run(
-        run(args.url, args.model, args.concurrency, args.seconds, args.warmup, args.stream)
-    )
-    print(json.dumps(result))
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="per request (s): a stalled proxy ends its cell soon")  # fmt: skip
+    ap.add_argument("--key", default="bench", help="sent as the bearer token")
+    print(json.dumps(asyncio.run(run(ap.parse_args()))))
 
 
 if __name__ == "__main__":

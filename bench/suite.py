@@ -1,23 +1,29 @@
 """Every benchmark in one command; writes docs/benchmarks.md (not a test).
 
+    bash bench/setup   # once: LiteLLM's proxy in its own venv (optional)
     .venv/bin/python -m bench [--seconds 3] [--concurrency 1 16 64] [--only proxy ...]
-                              [--no-write]
+                              [--no-write] [--no-litellm] [--chart PATH]
 
 1. Proxy overhead, side by side, on one OpenAI-compatible emulator (`tests/fakes`, a child
    process, 50-token answers): direct to it, through a bare aiohttp pass-through
    (`bench/passthrough.py`), through the gateway (`python -m gateway up`, default log level)
-   and through LiteLLM's proxy when `litellm.proxy.proxy_server` imports (otherwise skipped,
-   with the reason). The load comes from a separate process (`bench/loadgen.py`), one per
+   and through LiteLLM's proxy from `.venv-bench-litellm` (made by `bench/setup`: its proxy
+   extra wants an older litellm than the dev extra's, so it has its own venv; skipped with
+   the reason when missing or not answering). Each path must answer one chat request before
+   it is measured. The load comes from a separate process (`bench/loadgen.py`), one per
    cell: at each concurrency, non-streamed requests/s and p50/p90/p99, then streamed time to
    first token and to the last byte. Cells are interleaved (every path at one concurrency,
    then the next) so machine noise hits all alike. Each proxy's peak RSS is its VmHWM from
    /proc (its own process; forked children listed apart).
 2. The other benchmarks, by calling their scripts with flags that fit the time budget: video
-   stills, audio clips, the media round trip, routing decisions, token estimation.
+   stills, audio clips, the media round trip, routing decisions, token estimation. The
+   video clips are kept in ~/.cache/gemma-gateway/bench/ (named by their parameters), so
+   only the first run pays for encoding them. Each part's time is printed and written.
 3. Writes the results (tables, the machine, the commands, the commit) between the
    `<!-- bench:begin -->` and `<!-- bench:end -->` markers of docs/benchmarks.md (added before
    the first section if missing; the rest of the file is left as it is), and a PNG chart of
-   the added latency per concurrency (docs/benchmarks-latency.png) when matplotlib imports.
+   the added latency per concurrency (docs/benchmarks-latency.png, `bench/chart.py`) when
+   matplotlib (the `bench` extra) imports.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shlex
 import shutil
 import signal
@@ -44,6 +51,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.chart import Panels, added_p50, draw
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -53,7 +62,16 @@ PY = sys.executable
 MODEL = "google/gemma-4-26b-a4b"  # what the OpenAI emulator serves (bench/children.py)
 REPLY_TOKENS = 50
 READY_S = 120.0
-VIDEO_DIR = Path(tempfile.gettempdir()) / "bench-video"  # bench_video.py's default: clips kept
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gemma-gateway" / "bench"
+VIDEO_SECONDS = 90
+VIDEO_DIR = CACHE / f"video-1080p30-{VIDEO_SECONDS}s"  # bench_video.py reuses clips it finds
+LITELLM_VENV = ROOT / ".venv-bench-litellm"  # bench/setup makes it
+LITELLM_ENV = {  # quiet, no telemetry, no network for its cost map, no database
+    "LITELLM_LOG": "ERROR",
+    "LITELLM_TELEMETRY": "False",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+}
+REQUEST_TIMEOUT_S = 30.0  # per request: LiteLLM takes seconds at 64 streams; more is a stall
 
 EMULATOR = f"""
 import asyncio
@@ -70,17 +88,23 @@ class _Forgetful(list):
 asyncio.run(main())
 """
 
-# name, script and flags, what it measures; run in this order, each its own process
+VIDEO_FLAGS = ["--reps", "1", "--seconds", str(VIDEO_SECONDS), "--workdir", str(VIDEO_DIR)]
+# bench_audio.py's flags: its end-to-end mode (an MP3 through the gateway) is added here
+AUDIO_FLAGS = ["--runs", "1"]
+
+# name, script and flags, what it measures, timeout (s); run in this order, each its own
+# process; the flags keep the whole command under 10 minutes on a quiet 2-core machine
 SCRIPTS = [
-    ("video", ["bench_video.py", "--reps", "1", "--workdir", str(VIDEO_DIR)],
-     "60 stills from 90 s of 1080p30 H.264 (GOP 250, GOP 30) against the ffmpeg CLI; min of 1"),
-    ("audio", ["bench_audio.py", "--runs", "2"],
-     "10 minutes of MP3 -> 30 s WAV clips against `ffmpeg -f segment`; min of 2"),
-    ("media_trip", ["bench_media_trip.py", "--runs", "5"],
-     "one chat request with a 1080p PNG / a 10 s 1080p MP4 through a real gateway"),
-    ("route", ["bench_route.py"], "routing decisions (µs per call)"),
+    ("video", ["bench_video.py", *VIDEO_FLAGS],
+     f"60 stills from {VIDEO_SECONDS} s of 1080p30 H.264 (GOP 250, GOP 30) against the "
+     "ffmpeg CLI; min of 1", 480),
+    ("audio", ["bench_audio.py", *AUDIO_FLAGS],
+     "10 minutes of MP3 -> 30 s WAV clips against `ffmpeg -f segment`", 300),
+    ("media_trip", ["bench_media_trip.py", "--runs", "3"],
+     "one chat request with a 1080p PNG / a 10 s 1080p MP4 through a real gateway", 240),
+    ("route", ["bench_route.py"], "routing decisions (µs per call)", 120),
     ("tokens", ["bench_tokens.py", "--sizes", "1000", "100000"],
-     "token estimator against the real Gemma tokenizer (1 KB and 100 KB)"),
+     "token estimator against the real Gemma tokenizer (1 KB and 100 KB)", 240),
 ]  # fmt: skip
 
 
@@ -98,6 +122,7 @@ class Server:
     model: str
     proc: subprocess.Popen[bytes] | None = None  # None: the emulator itself ("direct")
     idle_rss: float = 0.0
+    key: str = "bench"  # the bearer token it is sent
 
 
 def free_port() -> int:
@@ -131,12 +156,11 @@ def child(cmd: list[str], marker: str, log_path: Path) -> Iterator[tuple[str, An
 
 
 @contextmanager
-def listening(cmd: list[str], port: int, log_path: Path) -> Iterator[Any]:
-    """A server that logs to stdout and listens on `port` (LiteLLM); yields its proc."""
+def listening(cmd: list[str], env: dict[str, str], log_path: Path) -> Iterator[Any]:
+    """A server that logs to stdout and says nothing of its URL (LiteLLM); yields its proc."""
     with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        )
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)  # fmt: skip
     try:
         yield proc
     finally:
@@ -190,19 +214,21 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def litellm_reason() -> str | None:
-    """Why LiteLLM's proxy cannot run here, or None when it can."""
-    exe = Path(PY).parent / "litellm"
-    if not exe.exists():
-        return f"no `litellm` command next to {PY} (litellm[proxy] is not installed)"
-    probe = subprocess.run(
-        [PY, "-c", "import litellm.proxy.proxy_server"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    if probe.returncode != 0:
-        last = (probe.stderr.strip().splitlines() or ["(no message)"])[-1]
-        return f"`import litellm.proxy.proxy_server` fails: {last} (litellm[proxy] extra missing)"
-    return None
+def check_answer(s: Server) -> None:
+    """One chat request through `s`: it must answer with the emulator's text before it is
+    measured (a proxy that answers errors fast would look fast)."""
+    body = json.dumps({"model": s.model, "messages": [{"role": "user", "content": "hi"}]})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {s.key}"}
+    request = urllib.request.Request(s.url, body.encode(), headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as r:
+            content = json.loads(r.read())["choices"][0]["message"]["content"]
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"a test request got {e.code}: {e.read()[:300]!r}") from e
+    except (OSError, ValueError, LookupError, TypeError) as e:
+        raise RuntimeError(f"a test request failed: {e!r}"[:400]) from e
+    if not isinstance(content, str) or "tok" not in content:
+        raise RuntimeError(f"a test request's answer lacks the emulator's text: {content!r:.200}")
 
 
 # ---------------------------------------------------------------- proxy overhead
@@ -217,11 +243,13 @@ class Proxies:
 
 
 def loadgen(server: Server, stream: bool, concurrency: int, seconds: float) -> dict[str, Any]:
-    cmd = [PY, str(BENCH / "loadgen.py"), server.url, server.model,
-           "--concurrency", str(concurrency), "--seconds", str(seconds)]  # fmt: skip
+    cmd = [PY, str(BENCH / "loadgen.py"), server.url, server.model, "--seconds", str(seconds),
+           "--concurrency", str(concurrency), "--timeout", str(REQUEST_TIMEOUT_S),
+           "--key", server.key]  # fmt: skip
     if stream:
         cmd.append("--stream")
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
+    limit = seconds + 2 * REQUEST_TIMEOUT_S + 30  # warm-up, the last requests, start-up
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=limit)
     if done.returncode != 0:
         raise RuntimeError(f"loadgen failed: {done.stderr[-600:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -242,18 +270,28 @@ def start_gateway(stack: ExitStack, emu_url: str, tmp: Path) -> Server:
 
 
 def start_litellm(stack: ExitStack, emu_url: str, tmp: Path) -> Server:
+    """LiteLLM's proxy from its venv, the emulator as an OpenAI-compatible `openai/` model."""
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if not exe.exists():
+        raise RuntimeError(f"no {exe.relative_to(ROOT)} (make it with `bash bench/setup`)")
     port = free_port()
     config = tmp / "litellm.yaml"
     config.write_text(
         "model_list:\n  - model_name: bench\n    litellm_params:\n"
         f"      model: openai/{MODEL}\n      api_base: {emu_url}/v1\n      api_key: none\n"
+        "litellm_settings:\n  set_verbose: false\n"
     )
-    cmd = [str(Path(PY).parent / "litellm"), "--config", str(config),
-           "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]  # fmt: skip
-    proc = stack.enter_context(listening(cmd, port, tmp / "litellm.log"))
+    key = "sk-" + secrets.token_hex(32)  # it refuses to start without a strong master key
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | LITELLM_ENV
+    env["LITELLM_MASTER_KEY"] = key
+    cmd = [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+           "--num_workers", "1"]  # fmt: skip
+    proc = stack.enter_context(listening(cmd, env, tmp / "litellm.log"))
     base = f"http://127.0.0.1:{port}"
     wait_ok(base + "/health/liveliness", proc, tmp / "litellm.log")
-    return Server("LiteLLM", base + "/v1/chat/completions", "bench", proc)
+    found = sorted(LITELLM_VENV.glob("lib/python*/site-packages/litellm-*.dist-info"))
+    name = "LiteLLM " + found[-1].name.split("-")[1] if found else "LiteLLM"
+    return Server(name, base + "/v1/chat/completions", "bench", proc, key=key)
 
 
 NAN = {"p50": float("nan"), "p90": float("nan"), "p99": float("nan")}
@@ -286,42 +324,45 @@ def memory(s: Server) -> dict[str, float]:
     }
 
 
+def start_bare(stack: ExitStack, emu_url: str, tmp: Path) -> Server:
+    cmd = [PY, str(BENCH / "passthrough.py"), emu_url]
+    url, proc = stack.enter_context(child(cmd, "listening on ", tmp / "passthrough.log"))
+    wait_ok(url + "/health", proc, tmp / "passthrough.log")
+    return Server("bare aiohttp", url + "/v1/chat/completions", MODEL, proc)
+
+
+def start_paths(stack: ExitStack, tmp: Path, with_litellm: bool) -> Proxies:
+    """The emulator and every proxy in front of it that starts and answers; the others are
+    listed in `skipped` with the reason."""
+    out = Proxies()
+    cmd = [PY, "-c", EMULATOR]
+    emu_url, _ = stack.enter_context(child(cmd, "emulator listening on ", tmp / "emulator.log"))
+    wait_ok(emu_url + "/v1/models", None, tmp / "emulator.log")
+    out.servers.append(Server("direct", emu_url + "/v1/chat/completions", MODEL))
+    check_answer(out.servers[0])
+    starters = [("bare aiohttp", start_bare), ("gateway", start_gateway)]
+    if with_litellm:
+        starters.append(("LiteLLM proxy", start_litellm))
+    else:
+        out.skipped["LiteLLM proxy"] = "not asked for (--no-litellm)"
+    for name, start in starters:
+        log(f"starting {name} ...")
+        try:
+            server = start(stack, emu_url, tmp)
+            check_answer(server)
+        except RuntimeError as e:
+            out.skipped[name] = " ".join(str(e).split())  # a log's tail, on one line
+            log(f"{name} skipped: {e}")
+        else:
+            out.servers.append(server)
+    return out
+
+
 def bench_proxies(
     concurrencies: list[int], seconds: float, tmp: Path, with_litellm: bool
 ) -> Proxies:
-    out = Proxies()
     with ExitStack() as stack:
-        emu_url, _ = stack.enter_context(
-            child([PY, "-c", EMULATOR], "emulator listening on ", tmp / "emulator.log")
-        )
-        wait_ok(emu_url + "/v1/models", None, tmp / "emulator.log")
-        out.servers.append(Server("direct", emu_url + "/v1/chat/completions", MODEL))
-
-        url, proc = stack.enter_context(
-            child(
-                [PY, str(BENCH / "passthrough.py"), emu_url],
-                "listening on ",
-                tmp / "passthrough.log",
-            )  # fmt: skip
-        )
-        wait_ok(url + "/health", proc, tmp / "passthrough.log")
-        out.servers.append(Server("bare aiohttp", url + "/v1/chat/completions", MODEL, proc))
-
-        try:
-            out.servers.append(start_gateway(stack, emu_url, tmp))
-        except RuntimeError as e:
-            out.skipped["gateway"] = f"did not start: {e}"
-            log(out.skipped["gateway"])
-        reason = litellm_reason() if with_litellm else "not asked for (--no-litellm)"
-        if reason is None:
-            try:
-                out.servers.append(start_litellm(stack, emu_url, tmp))
-            except RuntimeError as e:
-                reason = f"did not start: {e}"
-        if reason is not None:
-            out.skipped["LiteLLM proxy"] = reason
-            log(f"LiteLLM proxy skipped: {reason}")
-
+        out = start_paths(stack, tmp, with_litellm)
         for s in out.servers:
             if s.proc is not None:
                 s.idle_rss = proc_status(s.proc.pid).get("VmRSS", 0.0)
@@ -332,39 +373,60 @@ def bench_proxies(
     return out
 
 
-def proxy_tables(p: Proxies, concurrencies: list[int]) -> str:
-    names = [s.name for s in p.servers]
+COLUMNS = {  # streamed? -> the (measure, percentile) a table shows after req/s
+    False: [("total", "p50"), ("total", "p90"), ("total", "p99")],
+    True: [("ttft", "p50"), ("ttft", "p99"), ("total", "p50"), ("total", "p99")],
+}
+
+
+def latency_rows(p: Proxies, concurrencies: list[int], added: Panels, stream: bool) -> list[str]:
+    """One table row per path and concurrency; `added` from bench.chart.added_p50."""
+    panel = list(added.values())[stream]
+    lines = []
+    for i, c in enumerate(concurrencies):
+        for s in p.servers:
+            cell = p.cells[(s.name, stream, c)]
+            shown = " | ".join(f"{cell[k][q]:.2f}" for k, q in COLUMNS[stream])
+            extra = f"{panel[s.name][i]:.2f}" if s.name in panel else "-"
+            lines.append(f"| {s.name} | {c} | {cell['rps']:,.0f} | {shown} | {extra} "
+                         f"| {cell['errors']} |")  # fmt: skip
+    return lines
+
+
+def ratio_rows(p: Proxies, concurrencies: list[int], added: Panels) -> list[str]:
+    """The gateway against the bare pass-through, the issue's ratios; [] without both."""
+    names = {s.name for s in p.servers}
+    if not {"bare aiohttp", "gateway"} <= names:
+        return []
+    plain, streamed = added.values()
+    lines = [
+        "\nThe gateway against the bare pass-through (issue 13's ratios):\n",
+        "| in flight | req/s gateway/bare | added p50 gateway/bare "
+        "| added first token p50 gateway ms | bare ms |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for i, c in enumerate(concurrencies):
+        bare_rps = p.cells[("bare aiohttp", False, c)]["rps"]
+        rps = p.cells[("gateway", False, c)]["rps"] / bare_rps if bare_rps else float("nan")
+        gw, bare = plain["gateway"][i], plain["bare aiohttp"][i]
+        ratio = f"{gw / bare:.2f}" if bare > 0 else "n/a"
+        lines.append(f"| {c} | {rps:.2f} | {ratio} | {streamed['gateway'][i]:.2f} "
+                     f"| {streamed['bare aiohttp'][i]:.2f} |")  # fmt: skip
+    return lines
+
+
+def proxy_tables(p: Proxies, concurrencies: list[int], added: Panels) -> str:
     lines = [
         "Non-streamed (latency to the answer's last byte; added = p50 minus direct's p50 at "
         "the same concurrency):\n",
         "| path | in flight | req/s | p50 ms | p90 ms | p99 ms | added p50 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for c in concurrencies:
-        base = p.cells[("direct", False, c)]["total"]["p50"]
-        for n in names:
-            cell = p.cells[(n, False, c)]
-            t = cell["total"]
-            added = "-" if n == "direct" else f"{t['p50'] - base:.2f}"
-            lines.append(f"| {n} | {c} | {cell['rps']:,.0f} | {t['p50']:.2f} | {t['p90']:.2f} "
-                         f"| {t['p99']:.2f} | {added} | {cell['errors']} |")  # fmt: skip
-    lines += [
+        *latency_rows(p, concurrencies, added, stream=False),
         f"\nStreamed ({REPLY_TOKENS} chunks; first token = the first SSE event with content):\n",
         "| path | in flight | req/s | first token p50 ms | first token p99 ms | total p50 ms "
         "| total p99 ms | added first token p50 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for c in concurrencies:
-        base = p.cells[("direct", True, c)]["ttft"]["p50"]
-        for n in names:
-            cell = p.cells[(n, True, c)]
-            f, t = cell["ttft"], cell["total"]
-            added = "-" if n == "direct" else f"{f['p50'] - base:.2f}"
-            lines.append(
-                f"| {n} | {c} | {cell['rps']:,.0f} | {f['p50']:.2f} | {f['p99']:.2f} "
-                f"| {t['p50']:.2f} | {t['p99']:.2f} | {added} | {cell['errors']} |"
-            )
-    lines += [
+        *latency_rows(p, concurrencies, added, stream=True),
         "\nMemory of each proxy's own process (VmRSS after start-up and VmHWM, its peak, at "
         "the end, from /proc/PID/status; its forked children, e.g. the gateway's decoding "
         "forkserver, apart):\n",
@@ -374,61 +436,13 @@ def proxy_tables(p: Proxies, concurrencies: list[int]) -> str:
     for n, r in p.rss.items():
         lines.append(f"| {n} | {r['idle']:.0f} | {r['peak']:.0f} | {r['children']:.0f} "
                      f"| {r['children_peak']:.0f} |")  # fmt: skip
-    if "bare aiohttp" in names and "gateway" in names:
-        lines += [
-            "\nThe gateway against the bare pass-through (issue 13's ratios):\n",
-            "| in flight | req/s gateway/bare | added p50 gateway/bare "
-            "| added first token p50 gateway ms | bare ms |",
-            "|---:|---:|---:|---:|---:|",
-        ]
-        for c in concurrencies:
-            rps = p.cells[("gateway", False, c)]["rps"] / p.cells[("bare aiohttp", False, c)]["rps"]
-            d = p.cells[("direct", False, c)]["total"]["p50"]
-            gw = p.cells[("gateway", False, c)]["total"]["p50"] - d
-            bare = p.cells[("bare aiohttp", False, c)]["total"]["p50"] - d
-            dt = p.cells[("direct", True, c)]["ttft"]["p50"]
-            gt = p.cells[("gateway", True, c)]["ttft"]["p50"] - dt
-            bt = p.cells[("bare aiohttp", True, c)]["ttft"]["p50"] - dt
-            ratio = f"{gw / bare:.2f}" if bare > 0 else "n/a"
-            lines.append(f"| {c} | {rps:.2f} | {ratio} | {gt:.2f} | {bt:.2f} |")
-    return "\n".join(lines)
-
-
-def chart(p: Proxies, concurrencies: list[int]) -> str:
-    """Draw the added p50 latency per concurrency; '' when drawn, else why not."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        return f"matplotlib is not importable in {PY} ({e}); no new dependency is added for it"
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, stream, key, title in (
-        (axes[0], False, "total", "non-streamed: added p50 latency"),
-        (axes[1], True, "ttft", "streamed: added p50 time to first token"),
-    ):
-        for s in p.servers[1:]:
-            ys = [p.cells[(s.name, stream, c)][key]["p50"]
-                  - p.cells[("direct", stream, c)][key]["p50"] for c in concurrencies]  # fmt: skip
-            ax.plot(concurrencies, ys, marker="o", label=s.name)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(concurrencies, [str(c) for c in concurrencies])
-        ax.set_xlabel("requests in flight")
-        ax.set_ylabel("ms over direct")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(CHART, dpi=100)
-    plt.close(fig)
-    return ""
+    return "\n".join(lines + ratio_rows(p, concurrencies, added))
 
 
 # ---------------------------------------------------------------- the rest, and the page
 
 
-def run_script(args: list[str], timeout: float = 420) -> tuple[str, float, str]:
+def run_script(args: list[str], timeout: float) -> tuple[str, float, str]:
     """(stdout, seconds, '' or why it failed) of one bench script, in its own session so a
     timeout also ends what it started (ffmpeg)."""
     started = time.perf_counter()
@@ -444,7 +458,7 @@ def run_script(args: list[str], timeout: float = 420) -> tuple[str, float, str]:
     took = time.perf_counter() - started
     if proc.returncode != 0:
         last = (err.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-        return out, took, f"failed (exit {proc.returncode}): {last}"
+        return out, took, f"failed (exit {proc.returncode}): {last[-300:]}"
     return out.strip(), took, ""
 
 
@@ -496,79 +510,141 @@ def write_doc(section: str, only: list[str]) -> None:
     DOC.write_text(text)
 
 
-def main() -> None:
-    names = ["proxy", *(name for name, _, _ in SCRIPTS)]
+@dataclass
+class Run:
+    """One run of the command: its arguments, stamp, and what its parts write and note."""
+
+    args: argparse.Namespace
+    stamp: str  # "<date>, commit <hash>"
+    parts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    took: dict[str, float] = field(default_factory=dict)
+
+
+def chart_part(run: Run, p: Proxies, added: Panels) -> None:
+    """The chart: docs/benchmarks-latency.png when the page is written, or --chart PATH."""
+    path = run.args.chart or (None if run.args.no_write else CHART)
+    if path is None:
+        return
+    why = draw(added, run.args.concurrency, path)
+    if why:
+        run.notes.append(f"No chart: {why}.")
+        run.parts.append(f"\nNo chart: {why}.")
+        log(f"chart skipped: {why}")
+        return
+    log(f"chart: {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    if path.resolve() == CHART:
+        run.parts.append(f"\n![added p50 latency per concurrency, per proxy]({CHART.name})")
+
+
+def proxy_part(run: Run) -> None:
+    args = run.args
+    log("proxy overhead ...")
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        p = bench_proxies(args.concurrency, args.seconds, Path(tmp), not args.no_litellm)
+    added = added_p50(p.cells, [s.name for s in p.servers], args.concurrency)
+    run.parts += [
+        "\n<!-- bench:proxy -->",
+        "### Proxy overhead: direct, bare aiohttp, gateway, LiteLLM\n",
+        f"One OpenAI-compatible emulator in a child process ({REPLY_TOKENS}-token answers); "
+        "each proxy in its own child process in front of it (the gateway is `python -m "
+        "gateway up`, default log level, routing `model: auto`; LiteLLM's proxy is `litellm "
+        "--config` from `.venv-bench-litellm`, one worker, its model `openai/` at the "
+        "emulator); the load from `bench/loadgen.py`, a separate process per cell, "
+        f"{args.seconds:g} s after 0.5 s of warm-up, N requests always in flight.\n",
+        proxy_tables(p, args.concurrency, added),
+    ]
+    for name, why in p.skipped.items():
+        run.notes.append(f"{name} skipped: {why}")
+        run.parts.append(f"\n{name} skipped: {why}")
+    chart_part(run, p, added)
+    run.parts.append("\n<!-- bench:proxy end -->")
+
+
+def drop_cut_clips() -> None:
+    """Remove the cached clips that are not whole: bench_video.py reuses any clip it finds,
+    and a timeout can cut one short while it is being made; whole ones are kept."""
+    if (ffprobe := shutil.which("ffprobe")) is None:
+        return
+    for clip in VIDEO_DIR.glob("*.mp4"):
+        probe = [ffprobe, "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"]
+        done = subprocess.run([*probe, str(clip)], capture_output=True, text=True)
+        try:
+            whole = abs(float(done.stdout) - VIDEO_SECONDS) < 0.5
+        except ValueError:
+            whole = False
+        if not whole:
+            log(f"removing {clip}: not a whole {VIDEO_SECONDS} s clip")
+            clip.unlink()
+
+
+def script_part(run: Run, name: str, script: list[str], what: str, timeout: float) -> None:
+    log(f"{name}: {shlex.join(script)} ...")
+    out, took, failed = run_script(script, timeout)
+    command = f".venv/bin/python bench/{shlex.join(script)}".replace(str(Path.home()), "~")
+    run.parts += [
+        f"\n<!-- bench:{name} -->\n### {name.replace('_', ' ').capitalize()}: {what}\n",
+        f"`{command}`, {took:.0f} s, {run.stamp}:\n",
+    ]
+    if failed:
+        run.parts.append(f"Not measured: {failed}.")
+        run.notes.append(f"{name}: {failed}")
+        if name == "video":
+            drop_cut_clips()
+        log(f"{name} {failed}")
+    else:
+        run.parts.append(out)
+    run.parts.append(f"\n<!-- bench:{name} end -->")
+
+
+def parse_args(names: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="per proxy cell (default 3)")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     ap.add_argument("--only", nargs="+", choices=names, default=names)
     ap.add_argument("--no-litellm", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="print, leave docs/ alone")
-    args = ap.parse_args()
+    ap.add_argument("--chart", type=Path, help=f"write the chart here (default {CHART.name} "
+                    "in docs/, unless --no-write)")  # fmt: skip
+    return ap.parse_args()
+
+
+def main() -> None:
+    names = ["proxy", *(name for name, *_ in SCRIPTS)]
+    args = parse_args(names)
     started = time.perf_counter()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     measured = commit()
+    run = Run(args, f"{when}, commit {measured}")
     cmdline = "python -m bench " + shlex.join(sys.argv[1:])
-    parts = [
+    run.parts += [
         "## Latest run of `python -m bench` (generated)\n",
         f"Written by `{cmdline.strip()}` (`bench/suite.py`), {when}, on commit {measured}. "
         f"Machine: {machine()}. Everything (servers, load generator, emulator) shares these "
         "cores: compare rows of one run, not runs or machines. Everything between the "
         "`bench:` markers is rewritten by the next run.",
     ]
-    notes: list[str] = []
     if "proxy" in args.only:
-        log("proxy overhead ...")
-        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-            p = bench_proxies(args.concurrency, args.seconds, Path(tmp), not args.no_litellm)
-        parts += [
-            "\n<!-- bench:proxy -->",
-            "### Proxy overhead: direct, bare aiohttp, gateway, LiteLLM\n",
-            f"One OpenAI-compatible emulator in a child process ({REPLY_TOKENS}-token answers); "
-            "each proxy in its own child process in front of it (the gateway is `python -m "
-            "gateway up`, default log level, routing `model: auto`); the load from "
-            f"`bench/loadgen.py`, a separate process per cell, {args.seconds:g} s after 0.5 s "
-            "of warm-up, N requests always in flight.\n",
-            proxy_tables(p, args.concurrency),
-        ]
-        for name, why in p.skipped.items():
-            notes.append(f"{name} skipped: {why}")
-        why = chart(p, args.concurrency) if not args.no_write else "--no-write"
-        if why:
-            notes.append(f"No chart: {why}.")
-            log(f"chart skipped: {why}")
-        else:
-            parts.append(f"\n![added latency per concurrency]({CHART.name})")
-        parts.append("\n<!-- bench:proxy end -->")
-    for name, script, what in SCRIPTS:
-        if name not in args.only:
-            continue
-        log(f"{name}: {shlex.join(script)} ...")
-        out, took, failed = run_script(script)
-        command = f".venv/bin/python bench/{shlex.join(script)}"
-        parts.append(
-            f"\n<!-- bench:{name} -->\n### {name.replace('_', ' ').capitalize()}: {what}\n"
-        )
-        parts.append(f"`{command}`, {took:.0f} s, {when}, commit {measured}:\n")
-        if failed:
-            parts.append(f"Not measured: {failed}.")
-            notes.append(f"{name}: {failed}")
-            if name == "video":  # a clip cut short would be reused by the next run
-                shutil.rmtree(VIDEO_DIR, ignore_errors=True)
-            log(f"{name} {failed}")
-        else:
-            parts.append(out)
-        parts.append(f"\n<!-- bench:{name} end -->")
+        proxy_part(run)
+        run.took["proxy"] = time.perf_counter() - started
+        log(f"proxy took {run.took['proxy']:.0f} s")
+    for name, script, what, timeout in SCRIPTS:
+        if name in args.only:
+            began = time.perf_counter()
+            script_part(run, name, script, what, timeout)
+            run.took[name] = time.perf_counter() - began
+            log(f"{name} took {run.took[name]:.0f} s")
     total = time.perf_counter() - started
-    parts.append(f"\nWhole run: {total / 60:.1f} min.")
-    if notes:
-        parts.append("\nSkipped or failed:\n\n" + "\n".join(f"- {n}" for n in notes))
-    section = "\n".join(parts)
+    each = ", ".join(f"{n} {t:.0f} s" for n, t in run.took.items())
+    run.parts.append(f"\nWhole run: {total / 60:.1f} min ({each}).")
+    if run.notes:
+        run.parts.append("\nSkipped or failed:\n\n" + "\n".join(f"- {n}" for n in run.notes))
+    section = "\n".join(run.parts)
     print(section)
     if not args.no_write:
         write_doc(section, [] if set(args.only) == set(names) else args.only)
         log(f"wrote {DOC.relative_to(ROOT)}")
-    log(f"done in {total:.0f} s")
+    log(f"done in {total:.0f} s ({each})")
 
 
 if __name__ == "__main__":
