@@ -129,24 +129,79 @@ class Limiter:
 
 async def paced(chunks: ChunkStream, backend: str, first_s: float, idle_s: float) -> ChunkStream:
     """Re-yield `chunks`, failing with 504 if the first takes over `first_s` seconds
-    (prompt processing) or any later gap over `idle_s` (a stalled generation)."""
-    limit, what = first_s, "to start answering"
+    (prompt processing) or any later wait over `idle_s` (a stalled generation). Only time
+    spent waiting for the backend counts, not the client's writes in between."""
+    watch = _Watch(first_s)
     try:
         while True:
+            watch.begin()
             try:
-                async with asyncio.timeout(limit):
-                    chunk = await anext(chunks)
+                chunk = await anext(chunks)
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise BackendTimeout(
-                    f"backend {backend!r} took over {limit:g}s {what}; "
-                    "raise its first_byte_timeout_s/read_timeout_s or use a smaller model"
-                ) from None
+            except asyncio.CancelledError:
+                if watch.expired():
+                    what = "to start answering" if watch.limit == first_s else "between two chunks"
+                    raise BackendTimeout(
+                        f"backend {backend!r} took over {watch.limit:g}s {what}; "
+                        "raise its first_byte_timeout_s/read_timeout_s or use a smaller model"
+                    ) from None
+                raise
+            finally:
+                watch.end()
             yield chunk
-            limit, what = idle_s, "between two chunks"
+            watch.limit = idle_s
     finally:
+        watch.stop()
         await chunks.aclose()
+
+
+class _Watch:
+    """The deadline of each wait in a stream, on one timer for the whole stream: a timer per
+    chunk (`asyncio.timeout`) cost more than relaying the chunk. A timer that fires while a
+    later wait is still within its limit is set again for that wait's deadline; one that
+    fires past it cancels the waiting task, as `asyncio.timeout` does."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[Any] | None = None  # the task waiting now, if one is
+        self._until = 0.0  # when the current wait runs out
+        self._timer: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    def begin(self) -> None:
+        # The current task: with n > 1 choices each stream is waited on by a task of its own.
+        self._task = asyncio.current_task()
+        self._until = self._loop.time() + self.limit
+        if self._timer is None or self._timer.when() > self._until:
+            self.stop()
+            self._timer = self._loop.call_at(self._until, self._fire)
+
+    def end(self) -> None:
+        self._task = None
+
+    def _fire(self) -> None:
+        self._timer = None
+        if self._task is None:
+            return  # not waiting: the next wait sets the timer
+        if self._loop.time() < self._until:
+            self._timer = self._loop.call_at(self._until, self._fire)
+            return
+        self._fired = True
+        self._task.cancel()
+
+    def expired(self) -> bool:
+        """The cancellation being handled is this deadline's own (not a client's hang-up)."""
+        if not self._fired or self._task is None:
+            return False
+        self._fired = False
+        return self._task.uncancel() == 0
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 def checked_vectors(backend: str, vectors: Any, expected: int) -> list[list[float]]:
