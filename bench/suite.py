@@ -290,7 +290,8 @@ def start_litellm(stack: ExitStack, emu_url: str, tmp: Path) -> Server:
     base = f"http://127.0.0.1:{port}"
     wait_ok(base + "/health/liveliness", proc, tmp / "litellm.log")
     found = sorted(LITELLM_VENV.glob("lib/python*/site-packages/litellm-*.dist-info"))
-    name = "LiteLLM " + found[-1].name.split("-")[1] if found else "LiteLLM"
+    version = found[-1].name.removesuffix(".dist-info").split("-")[1] if found else ""
+    name = f"LiteLLM {version}".strip()
     return Server(name, base + "/v1/chat/completions", "bench", proc, key=key)
 
 
