@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,23 @@ def gateway(config: Path) -> Iterator[str]:
 
 
 @contextmanager
+def gateway_process(config: Path, tree: Path = ROOT) -> Iterator[tuple[str, int]]:
+    """As `gateway`, from the checkout `tree` (its cwd, first on PYTHONPATH); yields its URL
+    and pid, so its forkserver's decoding children can be found under /proc."""
+    path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    yield from _started([sys.executable, "-m", "gateway", "up", "--config", str(config)],
+                        "gateway listening on ", subprocess.DEVNULL, tree,
+                        {**os.environ, "PYTHONPATH": path})  # fmt: skip
+
+
+@contextmanager
+def llama_server() -> Iterator[str]:
+    """The llama-server emulator (one Gemma E4B that hears audio) in a child process."""
+    code = _EMULATOR.format(module="llamacpp_server", cls="LlamaServerEmulator")
+    yield from _child([sys.executable, "-c", code, "0"], "http://")
+
+
+@contextmanager
 def passthrough(backend_url: str) -> Iterator[str]:
     """`bench/passthrough.py` (a bare aiohttp proxy) in front of `backend_url`."""
     yield from _child([sys.executable, str(ROOT / "bench" / "passthrough.py"), backend_url],
@@ -54,12 +72,24 @@ def passthrough(backend_url: str) -> Iterator[str]:
 
 
 def _child(cmd: list[str], marker: str, stderr: int | None = None) -> Iterator[str]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    with closing(_started(cmd, marker, stderr)) as started:
+        yield next(started)[0]
+
+
+def _started(
+    cmd: list[str],
+    marker: str,
+    stderr: int | None = None,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> Iterator[tuple[str, int]]:
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)  # fmt: skip
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             if marker in line:
-                yield "http://" + line.split("http://", 1)[1].strip()
+                yield "http://" + line.split("http://", 1)[1].strip(), proc.pid
                 return
         raise RuntimeError(f"{cmd[:3]} exited before printing its URL")
     finally:
