@@ -9,13 +9,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
-import numpy as np
+import av
 import pytest
 
 from gateway.isolation import Limits, kill_children, run_isolated
 from preprocess.errors import InvalidMedia, MediaTooLarge
-from preprocess.video import _memory_errors
 
 LIMITS = Limits(memory_mb=256, timeout_s=30)
 
@@ -36,9 +34,8 @@ def allocate(megabytes: int) -> int:
     return len(bytearray(megabytes * 2**20))
 
 
-def opencv_allocates(side: int) -> None:
-    with _memory_errors():  # as video_stills does
-        cv2.resize(np.zeros((8, 8), np.uint8), (side, side))
+def ffmpeg_allocates(side: int) -> None:
+    av.VideoFrame(side, side, "rgb24")  # as a decoder's frame buffer
 
 
 def hang(pid_file: str) -> None:
@@ -68,10 +65,10 @@ def test_memory_over_the_budget_is_a_413() -> None:
         run_isolated(LIMITS, allocate, 512)
 
 
-def test_opencv_out_of_memory_is_a_413_too() -> None:
-    """OpenCV says cv2.error (StsNoMem), not MemoryError; the video functions translate."""
+def test_ffmpeg_out_of_memory_is_a_413_too() -> None:
+    """FFmpeg's ENOMEM reaches Python as av.error.MemoryError, a MemoryError."""
     with pytest.raises(MediaTooLarge):
-        run_isolated(LIMITS, opencv_allocates, 60_000)  # 3.4 GiB
+        run_isolated(LIMITS, ffmpeg_allocates, 16_000)  # 732 MiB
 
 
 def test_a_hang_is_killed_at_the_time_limit(tmp_path: Path) -> None:

@@ -7,13 +7,14 @@ variable frame rate and faststart files are made with the ffmpeg binary (CI inst
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -186,19 +187,74 @@ def test_one_second_gop_decodes_keyframes_only(
     out = media / "gop10.mp4"
     ffmpeg("-i", source, "-c:v", "libx264", "-g", "10", "-keyint_min", "10",
            "-sc_threshold", "0", "-pix_fmt", "yuv420p", out)  # fmt: skip
-    opened: list[dict[str, bool]] = []
-    real = video._capture
+    sent: list[bool] = []  # is_keyframe of each packet the decoder got
+    real = video._decode_packet
 
-    def spy(path: str, param: str | None, **kw: bool) -> cv2.VideoCapture:
-        opened.append(kw)
-        return real(path, param, **kw)
+    def spy(stream: av.video.stream.VideoStream, packet: av.Packet | None) -> list[object]:
+        if packet is not None:
+            sent.append(packet.is_keyframe)
+        return real(stream, packet)  # type: ignore[return-value]
 
-    monkeypatch.setattr(video, "_capture", spy)
+    monkeypatch.setattr(video, "_decode_packet", spy)
     _check(video_stills(out.read_bytes()), [0, 1, 2, 3])
-    assert {"keyframes_only": True} in opened
+    assert sent == [True] * 4  # of 40 frames
 
 
-def test_keyframe_mode_falls_back_when_the_index_is_wrong(
+@pytest.mark.parametrize(
+    "x264",
+    [
+        ["-g", "250", "-bf", "3"],
+        ["-g", "25", "-bf", "2"],
+        ["-g", "7", "-bf", "0"],
+        ["-g", "12", "-bf", "3", "-x264-params", "open-gop=1"],  # leading B-frames
+    ],
+)
+def test_only_what_the_stills_need_is_decoded(
+    media: Path, ffmpeg: Callable[..., None], monkeypatch: pytest.MonkeyPatch, x264: list[str]
+) -> None:
+    """Long, short and open GOPs, with and without B-frames: the stills are the frames a
+    full decode gives (the same JPEG bytes), from fewer decoded frames."""
+    out = media / f"x264{''.join(x264)}.mp4"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={W}x{H}:rate=24", "-t", "9", "-c:v", "libx264",
+           *x264, "-pix_fmt", "yuv420p", out)  # fmt: skip
+    data = out.read_bytes()
+    decoded: list[int] = []  # frames out of the decoder, per call
+    real = video._decode_packet
+
+    def spy(stream: av.video.stream.VideoStream, packet: av.Packet | None) -> list[object]:
+        frames = real(stream, packet)
+        decoded.append(len(frames))
+        return frames  # type: ignore[return-value]
+
+    monkeypatch.setattr(video, "_decode_packet", spy)
+    with monkeypatch.context() as m:
+        m.setattr(video, "_planned", lambda *args: None)
+        full = video_stills(data, fps=0.5, quality=100)
+    assert sum(decoded) == 9 * 24
+    decoded.clear()
+
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("the planned decode was refused")
+
+    monkeypatch.setattr(video, "_every_frame", no_fallback)
+    planned = video_stills(data, fps=0.5, quality=100)
+    assert [s.second for s in planned.stills] == [0, 2, 4, 6, 8]
+    assert planned.stills == full.stills
+    assert sum(decoded) < 8 * 24  # not every frame up to the last still
+
+
+def test_plan_sends_a_gop_up_to_its_last_still_and_the_gop_before_a_leading_frame() -> None:
+    D, R, S = video._DROP, video._REF, video._STILL
+    order: list[tuple[float | None, bool]] = [
+        (0.0, True), (0.5, False), (0.25, False), (1.0, False), (1.5, False),  # GOP 1
+        (2.0, True), (3.0, False),  # GOP 2: nothing wanted
+        (4.0, True), (3.5, False), (4.5, False),  # GOP 3: 3.5 is shown before its key
+    ]  # fmt: skip
+    assert video._plan(order, {0.5, 1.0}) == [R, S, R, S]
+    assert video._plan(order, {0.0, 3.5}) == [S, D, D, D, D, R, R, R, S]
+
+
+def test_a_wrong_packet_list_falls_back_to_decoding_every_frame(
     media: Path, source: Path, ffmpeg: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = media / "gop250.mp4"
@@ -207,16 +263,29 @@ def test_keyframe_mode_falls_back_when_the_index_is_wrong(
 
     def every_packet_a_key(*args: object, **kw: object) -> video._Index:
         index = real(*args, **kw)  # type: ignore[arg-type]
-        index.keys = set(index.pts)
+        index.order = [(t, True) for t, _ in index.order]
         return index
 
     monkeypatch.setattr(video, "_index", every_packet_a_key)
     _check(video_stills(out.read_bytes()), [0, 1, 2, 3])
 
 
-def test_the_protocol_whitelist(source: Path) -> None:
+def test_the_protocol_whitelist(source: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[dict[str, str] | None] = []
+    real = av.open
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        opened.append(kw.get("container_options"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(av, "open", spy)
     assert len(video_stills(source.read_bytes()).stills) == 4
-    assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == "protocol_whitelist;file"
+    assert opened and all(o == {"protocol_whitelist": "file"} for o in opened)
+    # What it stops: an URL naming another protocol (concat:, which FFmpeg opens without it).
+    url = f"concat:{source}|{source}"
+    real(url).close()
+    with pytest.raises(av.FFmpegError):  # EINVAL: "Protocol 'concat' not on whitelist"
+        real(url, container_options=video.SAFE_OPTIONS)
 
 
 # --- refused inputs ------------------------------------------------------------------------
