@@ -56,8 +56,9 @@ def per_call_us(fn: Callable[[], object], number: int = 2_000) -> float:
     return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
 
 
-def stages() -> dict[str, Callable[[], object]]:
-    """Each stage as a call on the output of the ones before it (made once here)."""
+def stages(loop: asyncio.AbstractEventLoop) -> dict[str, Callable[[], object]]:
+    """Each stage as a call on the output of the ones before it (made once here); the
+    backend body is made on `loop`, as the gateway makes it on its own."""
     config = GatewayConfig.model_validate(
         {"backends": [{"name": "ollama", "kind": "openai", "url": "http://127.0.0.1:1"}]}
     )
@@ -72,7 +73,6 @@ def stages() -> dict[str, Callable[[], object]]:
     headers = response_headers(model, decision.reason, decision.tokens, prepared.plan, "r1")
     request = make_mocked_request("POST", "/v1/chat/completions")
     response = web.Response(status=200, headers=headers)
-    loop = asyncio.new_event_loop()
 
     def affine() -> None:
         affinity.host(prepared.messages)
@@ -105,17 +105,20 @@ def stages() -> dict[str, Callable[[], object]]:
 
 
 def main() -> None:
+    loop = asyncio.new_event_loop()
     with open(os.devnull, "w") as devnull:
-        logs.configure(GatewayConfig(), devnull)
+        handler = logs.configure(GatewayConfig(), devnull)
         logging.getLogger("gateway.access").setLevel(logging.INFO)
         print("| stage | µs per request |")
         print("|---|---:|")
         total = 0.0
-        for name, fn in stages().items():
+        for name, fn in stages(loop).items():
             us = per_call_us(fn)
             total += us
             print(f"| {name} | {us:.1f} |")
         print(f"| **total** | **{total:.1f}** |")
+        logging.getLogger().removeHandler(handler)
+    loop.close()
 
 
 if __name__ == "__main__":

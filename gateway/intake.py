@@ -8,7 +8,7 @@
   `server.max_body_mb` (413) and any compressed body (415: nothing inflates a bomb, and
   aiohttp's own decompression is off). `body_middleware` then reads the body whole under
   `server.body_timeout_s` (a handler's own `request.read()` returns it at once).
-- The answer: `send_middleware` gives a non-streamed answer `server.client_write_timeout_s`
+- The answer: `send` gives a non-streamed answer `server.client_write_timeout_s`
   to leave; streams keep the same deadline per write (`sse`).
 """
 
@@ -83,13 +83,9 @@ async def _read_body(request: web.Request, server: ServerConfig) -> None:
         ) from None
 
 
-@web.middleware
-async def send_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def send(request: web.Request, response: web.StreamResponse) -> None:
     """Send a non-streamed answer under the write deadline; aiohttp itself would wait as
     long as a client that reads nothing keeps its connection open."""
-    response = await handler(request)
-    if response.prepared:
-        return response  # a stream: each of its writes had the deadline
     timeout = request.app[CONFIG].server.client_write_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -97,7 +93,6 @@ async def send_middleware(request: web.Request, handler: Handler) -> web.StreamR
             await response.write_eof()
     except TimeoutError:
         cut_off(request, "response", timeout)
-    return response
 
 
 def cut_off(request: web.Request, what: str, timeout: float) -> None:

@@ -45,7 +45,7 @@ from gateway.fronts import (
     openai,
     responses,
 )
-from gateway.intake import body_middleware, handler_args, refuse_middleware, send_middleware
+from gateway.intake import body_middleware, handler_args, refuse_middleware, send
 from gateway.isolation import kill_children, start_forkserver
 from gateway.keeper import Keeper
 from gateway.logs import front_of, log_access, mark_first_byte
@@ -80,7 +80,6 @@ def create_app(config: GatewayConfig, embedded_log: Path | None = None) -> web.A
     app = web.Application(
         # the budget before the body is read: a refused request's body never is
         middlewares=[
-            send_middleware,
             error_middleware,
             preflight_middleware,  # before auth: browsers send no key on a preflight
             auth_middleware,
@@ -158,7 +157,10 @@ async def backends_ctx(app: web.Application) -> AsyncIterator[None]:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request ids, access log, and one renderer for every error: never a bare 500."""
+    """Request ids, one renderer for every error (never a bare 500), the answer sent under
+    its write deadline (`intake.send`; a stream has sent itself), then the access line and
+    metrics: after the last byte, so they are not on the answer's path and its time is the
+    whole of it."""
     request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
@@ -169,9 +171,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception as e:
         response = _renderer(request)(_as_gateway_error(e, request, request_id))
-    if not response.prepared:
-        response.headers["X-Request-Id"] = request_id
-    _record(request, response, started)
+    try:
+        if not response.prepared:
+            response.headers["X-Request-Id"] = request_id
+            await send(request, response)
+    finally:
+        _record(request, response, started)
     return response
 
 

@@ -41,6 +41,8 @@ vocabulary), which also reports the held-out accuracy per language and kind of t
 
 from __future__ import annotations
 
+import operator
+
 BOS = 1
 """`<bos>`, once per prompt."""
 
@@ -222,5 +224,5 @@ def estimate_text_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    total = sum(w * f for w, f in zip(_WEIGHT_VECTOR, text_features(text), strict=True))
+    total = sum(map(operator.mul, _WEIGHT_VECTOR, text_features(text)))  # equal lengths
     return max(1, round(total))
