@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bench.chart import added_p50, draw
+from bench.suite import BEGIN, END, put_part
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -58,3 +59,15 @@ def test_the_chart_is_a_small_png(tmp_path: Path) -> None:
     assert draw(added_p50(cells, ["direct", "gateway", "LiteLLM"], [1, 16]), [1, 16], path) == ""
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size < 80_000
+
+
+def test_one_part_of_the_page_is_rewritten_and_a_new_one_added_after_the_others() -> None:
+    page = (f"# B\n{BEGIN}\nhead\n<!-- bench:a -->old a<!-- bench:a end -->\n"
+            f"<!-- bench:b -->b<!-- bench:b end -->\nWhole run: 9 min.\n{END}\nrest\n")  # fmt: skip
+    run = "x\n<!-- bench:a -->new a<!-- bench:a end -->\n<!-- bench:c -->c<!-- bench:c end -->"
+    page = put_part(put_part(page, run, "a"), run, "c")
+    assert page == (
+        f"# B\n{BEGIN}\nhead\n<!-- bench:a -->new a<!-- bench:a end -->\n"
+        "<!-- bench:b -->b<!-- bench:b end -->\n<!-- bench:c -->c<!-- bench:c end -->\n"
+        f"Whole run: 9 min.\n{END}\nrest\n"
+    )
