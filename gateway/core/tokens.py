@@ -224,5 +224,5 @@ def estimate_text_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    total = sum(map(operator.mul, _WEIGHT_VECTOR, text_features(text)))  # equal lengths
+    total: float = sum(map(operator.mul, _WEIGHT_VECTOR, text_features(text)))  # equal lengths
     return max(1, round(total))

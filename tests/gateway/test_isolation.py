@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import av
 import pytest
 
+from gateway.core.errors import GatewayError
 from gateway.isolation import Limits, kill_children, run_isolated
 from preprocess.errors import InvalidMedia, MediaTooLarge
 
@@ -43,8 +45,29 @@ def hang(pid_file: str) -> None:
     time.sleep(600)
 
 
+def pieces(count: int, megabytes: int) -> list[bytes]:
+    return [bytes([i]) * (megabytes * 2**20) for i in range(count)]
+
+
+def unpicklable() -> object:
+    return threading.Lock()
+
+
 def test_the_result_comes_back() -> None:
     assert run_isolated(LIMITS, add, 2, 3) == 5
+
+
+def test_a_large_result_comes_back_whole() -> None:
+    # 40 MiB in 1 MiB pieces, as clips come back: streamed into the pipe, read as it comes.
+    got = run_isolated(LIMITS, pieces, 40, 1)
+    assert [len(p) for p in got] == [2**20] * 40
+    assert all(p == bytes([i]) * 2**20 for i, p in enumerate(got))
+
+
+def test_an_unpicklable_result_is_a_named_error_and_the_next_call_works() -> None:
+    with pytest.raises(GatewayError, match="exited with code 0 before answering"):
+        run_isolated(LIMITS, unpicklable)
+    assert run_isolated(LIMITS, add, 1, 1) == 2
 
 
 def test_an_error_comes_back_whole() -> None:
