@@ -38,9 +38,12 @@ from preprocess.errors import InvalidMedia, MediaTooLarge
 
 T = TypeVar("T")
 
-# What children need imported, loaded once into the forkserver; gateway.cli too, because
-# each child re-runs the main script (the `gateway` console script imports it).
-PRELOAD = ["gateway.cli", "gateway.core.prepare", "preprocess.parts"]
+# What children run, imported once into the forkserver, and nothing of the HTTP stack: a
+# child starts from the forkserver's memory (resident at its fork: 64 MiB with gateway.cli
+# preloaded, 37 without; `bench_audio.py --e2e`). A child imports the main module too,
+# unless it is a package's `__main__` (`python -m gateway`); the `gateway` console
+# script's main module imports only `gateway.__main__`, which is kept light.
+PRELOAD = ["gateway.core.prepare", "gateway.core.jsonvalues", "preprocess.parts"]
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(PRELOAD)

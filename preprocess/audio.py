@@ -23,6 +23,7 @@ import soundfile as sf
 from numpy.lib.stride_tricks import sliding_window_view
 
 from preprocess.errors import InvalidMedia
+from preprocess.media import MediaLimits
 
 _READ_SAMPLES = 1 << 19  # samples (frames x channels) decoded per block: 2 MiB of float32
 _MAX_PHASES = 2000  # L and M of the rate ratio are kept at or below this (table size bound)
@@ -136,6 +137,20 @@ def audio_clips(
     if not clips:
         raise InvalidMedia("audio has no samples", param)
     return clips
+
+
+def cut_clips(data: bytes, limits: MediaLimits) -> list[Clip]:
+    """Blocking, for a decoding child (a transcription's file): its length checked from its
+    header, then the audio decoded and cut into clips at quiet moments."""
+    seconds = audio_seconds(data, "file")
+    if seconds > limits.max_audio_seconds:
+        raise InvalidMedia(
+            f"file: the audio lasts {seconds:.1f}s; the limit is "
+            f"{limits.max_audio_seconds:g}s (preprocess.max_audio_seconds): send shorter audio",
+            "file",
+        )
+    return audio_clips(data, clip_seconds=limits.audio_clip_seconds,
+                       max_seconds=limits.max_audio_seconds, param="file")  # fmt: skip
 
 
 def _resampled(

@@ -35,9 +35,8 @@ from gateway.fronts import Endpoint, wish
 from gateway.fronts.openai import SSE, error_response
 from gateway.fronts.stream import stream_response
 from gateway.state import PIPELINE, REQUEST_ID
-from preprocess.audio import Clip, audio_clips, audio_seconds
-from preprocess.errors import InvalidMedia
-from preprocess.media import Audio, MediaLimits, MediaPlan, Source, Text
+from preprocess.audio import Clip, cut_clips
+from preprocess.media import Audio, MediaPlan, Source, Text
 
 Task = Literal["transcribe", "translate"]
 FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
@@ -176,27 +175,13 @@ def _temperature(value: str) -> float:
 # --- the clips ------------------------------------------------------------------------
 
 
-def cut_audio(data: bytes, limits: MediaLimits) -> list[Clip]:
-    """Blocking, for a decoding child: the file's length checked from its header, then the
-    audio decoded and cut into clips at quiet moments."""
-    seconds = audio_seconds(data, "file")
-    if seconds > limits.max_audio_seconds:
-        raise InvalidMedia(
-            f"file: the audio lasts {seconds:.1f}s; the limit is "
-            f"{limits.max_audio_seconds:g}s (preprocess.max_audio_seconds): send shorter audio",
-            "file",
-        )
-    return audio_clips(data, clip_seconds=limits.audio_clip_seconds,
-                       max_seconds=limits.max_audio_seconds, param="file")  # fmt: skip
-
-
 async def clips_of(pipeline: Pipeline, data: bytes) -> list[Clip]:
     """The one isolated decode trip."""
     if not data:
         raise InvalidRequest("file: the file is empty; send wav, mp3, flac or ogg audio",
                              param="file")  # fmt: skip
     started = time.perf_counter()
-    clips = await pipeline.isolate(True, cut_audio, data, pipeline.config.media_limits())
+    clips = await pipeline.isolate(True, cut_clips, data, pipeline.config.media_limits())
     pipeline.metrics.media_seconds.observe(time.perf_counter() - started)
     return clips
 

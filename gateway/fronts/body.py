@@ -8,7 +8,8 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.edge import MAX_JSON_VALUES, count_json_values, crowded, too_many_values
+from gateway.core.jsonvalues import MAX_JSON_VALUES, count_json_values, crowded
+from gateway.edge import too_many_values
 from gateway.state import PIPELINE
 
 M = TypeVar("M", bound=BaseModel)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -111,3 +113,16 @@ def test_kill_children_frees_a_waiting_thread_at_once(tmp_path: Path) -> None:
         kill_children()
         with pytest.raises(InvalidMedia, match="SIGKILL"):
             waiting.result(timeout=30)
+
+
+def test_children_start_without_the_http_stack() -> None:
+    """What a child starts with (the forkserver's preload, and the console script's main
+    module, which a child imports) holds no HTTP stack: its memory is every child's floor."""
+    code = (
+        "import sys, gateway.__main__, gateway.isolation as i\n"
+        "for m in i.PRELOAD: __import__(m)\n"
+        "print(sorted(m for m in ('aiohttp', 'httpx', 'ollama', 'gateway.cli', 'gateway.server')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
