@@ -96,23 +96,30 @@ def _check_size(width: int, height: int, param: str | None) -> None:
 def _open(path: str, param: str | None) -> Iterator[tuple[InputContainer, VideoStream]]:
     """The local file `path` opened, with its first video stream size-checked; else InvalidMedia."""
     try:
-        container = av.open(path, "r", container_options=SAFE_OPTIONS)
+        # Metadata is never read; strict decoding of it would fail on bytes that are not UTF-8.
+        container = av.open(path, "r", container_options=SAFE_OPTIONS, metadata_errors="replace")
     except MemoryError:  # FFmpeg's ENOMEM is one too (av.error.MemoryError)
         raise
     except av.FFmpegError:
         container = None
-    if container is None or not container.streams.video:
+    if container is None or not container.streams.video or _no_decoder(container):
         if container is not None:
             container.close()
         raise InvalidMedia(
             "video could not be opened: not a video container FFmpeg reads "
-            "(mp4, mov, webm, mkv, avi), it has no video stream, or it is truncated",
+            "(mp4, mov, webm, mkv, avi), it has no video stream FFmpeg decodes, "
+            "or it is truncated",
             param,
         )
     with container:
         stream = container.streams.video[0]
         _check_size(stream.codec_context.width, stream.codec_context.height, param)
         yield container, stream
+
+
+def _no_decoder(container: InputContainer) -> bool:
+    # PyAV's type says never None, but an unknown codec id gives no codec context.
+    return container.streams.video[0].codec_context is None
 
 
 def _packets(container: InputContainer, stream: VideoStream) -> Iterator[_Packet]:

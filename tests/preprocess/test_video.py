@@ -181,6 +181,17 @@ def test_opencv_made_videos_decode(media: Path, fourcc: str, ext: str) -> None:
     _check(video_stills(data), [0, 1, 2, 3])
 
 
+def test_metadata_that_is_not_utf8_is_no_obstacle(media: Path) -> None:
+    """PyAV decodes metadata strictly by default: a stray byte in a title failed the open."""
+    out = media / "latin1-title.mkv"
+    cmd = [b"ffmpeg", b"-nostdin", b"-loglevel", b"error", b"-y", b"-f", b"lavfi", b"-i",
+           b"testsrc2=size=64x48:rate=10", b"-t", b"2", b"-c:v", b"libx264", b"-pix_fmt",
+           b"yuv420p", b"-metadata:s:v:0", b"title=caf\xe9", bytes(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert b"caf\xe9" in out.read_bytes()
+    assert len(video_stills(out.read_bytes()).stills) == 2
+
+
 def test_one_second_gop_decodes_keyframes_only(
     media: Path, source: Path, ffmpeg: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
