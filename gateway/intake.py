@@ -73,6 +73,9 @@ async def body_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _read_body(request: web.Request, server: ServerConfig) -> None:
+    if request.content.is_eof():  # all of it came with the head: nothing to wait for
+        await request.read()
+        return
     try:
         async with asyncio.timeout(server.body_timeout_s):
             await request.read()
@@ -85,7 +88,13 @@ async def _read_body(request: web.Request, server: ServerConfig) -> None:
 
 async def send(request: web.Request, response: web.StreamResponse) -> None:
     """Send a non-streamed answer under the write deadline; aiohttp itself would wait as
-    long as a client that reads nothing keeps its connection open."""
+    long as a client that reads nothing keeps its connection open. An answer the socket
+    takes at once (most) needs no deadline timer."""
+    body = getattr(response, "body", None)
+    if isinstance(body, bytes) and writes_at_once(request, len(body) + HEAD_BYTES):
+        await response.prepare(request)
+        await response.write_eof()
+        return
     timeout = request.app[CONFIG].server.client_write_timeout_s
     try:
         async with asyncio.timeout(timeout):
@@ -93,6 +102,19 @@ async def send(request: web.Request, response: web.StreamResponse) -> None:
             await response.write_eof()
     except TimeoutError:
         cut_off(request, "response", timeout)
+
+
+HEAD_BYTES = 4096  # more than a response head of the gateway's takes
+
+
+def writes_at_once(request: web.Request, size: int) -> bool:
+    """Whether writing `size` bytes returns at once: the socket is not paused and takes
+    them, or the transport buffers them under its high-water mark, so the write never waits
+    for the client and needs no deadline."""
+    transport, protocol = request.transport, request.protocol
+    if transport is None or protocol.writing_paused:
+        return False
+    return transport.get_write_buffer_size() + size <= transport.get_write_buffer_limits()[1]
 
 
 def cut_off(request: web.Request, what: str, timeout: float) -> None:

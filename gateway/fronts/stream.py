@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway.core.errors import GatewayError
 from gateway.core.messages import Chunk
 from gateway.core.pipeline import Primed
-from gateway.intake import cut_off
+from gateway.intake import cut_off, writes_at_once
 from gateway.logs import note_usage
 from gateway.state import CONFIG
 
@@ -75,7 +75,7 @@ async def _relay(
     async def write(data: bytes) -> None:
         if not data:
             return
-        if _cannot_wait(request, len(data)):  # most writes: no deadline timer to arm
+        if writes_at_once(request, len(data)):  # most writes: no deadline timer to arm
             await response.write(data)
         else:
             await _bounded(response.write(data), stall_s)
@@ -92,16 +92,6 @@ async def _relay(
         await write(framing.error(e))
         return
     await write(framing.end())
-
-
-def _cannot_wait(request: web.Request, size: int) -> bool:
-    """Whether writing `size` bytes returns at once: the socket is not paused and takes
-    them, or the transport buffers them under its high-water mark, so the write never waits
-    for the client and needs no deadline."""
-    transport, protocol = request.transport, request.protocol
-    if transport is None or protocol.writing_paused:
-        return False
-    return transport.get_write_buffer_size() + size <= transport.get_write_buffer_limits()[1]
 
 
 class _ClientStalled(Exception):
