@@ -54,9 +54,8 @@ async def stream_response(
     stall_s = request.app[CONFIG].server.client_write_timeout_s
     chunks = primed.rest
     try:
-        response = web.StreamResponse(
-            headers={**STREAM_HEADERS, "Content-Type": framing.content_type, **headers}
-        )
+        head = {**STREAM_HEADERS, "Content-Type": framing.content_type, **headers}
+        response = _Head(headers=head)
         try:
             await _bounded(response.prepare(request), stall_s)
             await _relay(request, response, primed.first, chunks, framing, stall_s)
@@ -92,6 +91,15 @@ async def _relay(
         await write(framing.error(e))
         return
     await write(framing.end())
+
+
+class _Head(web.StreamResponse):
+    """A stream whose head leaves with its first chunk, in one write, as aiohttp's own
+    `web.Response` does (`_send_headers_immediately`, aiohttp/web_response.py): the first
+    chunk is always written right after, so nothing waits for it, and the client is woken
+    once. Were aiohttp to drop the switch, the head would only go out on its own again."""
+
+    _send_headers_immediately = False
 
 
 class _ClientStalled(Exception):
