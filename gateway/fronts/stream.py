@@ -57,7 +57,7 @@ async def stream_response(
         head = {**STREAM_HEADERS, "Content-Type": framing.content_type, **headers}
         response = _Head(headers=head)
         try:
-            await _bounded(response.prepare(request), stall_s)
+            await response.prepare(request)  # the head only goes out with the first write
             await _relay(request, response, primed.first, chunks, framing, stall_s)
         except _ClientStalled:
             await chunks.aclose()
