@@ -140,7 +140,7 @@ def route(
     if not pool.capable:
         raise _nothing_capable(need, inventory, preferred)
     ranked = _ranked(pool, need, load)
-    return RouteDecision(ranked[0], reason, need.tokens, tuple(ranked), need.ollama_tokens)
+    return RouteDecision(ranked[0], reason, need.tokens, ranked, need.ollama_tokens)
 
 
 def _rule(need: Need, wish: Wish, policy: RoutingConfig) -> tuple[list[str], str]:
@@ -181,7 +181,7 @@ def _override(
             code="unsupported_modality",
         )
     ranked = _ranked(pool, need, load)
-    return RouteDecision(ranked[0], "override", need.tokens, tuple(ranked), need.ollama_tokens)
+    return RouteDecision(ranked[0], "override", need.tokens, ranked, need.ollama_tokens)
 
 
 def _video_as_stills(model: ModelInfo) -> frozenset[Modality]:
@@ -229,6 +229,10 @@ class _Pool:
     largest: ModelInfo | None
     hosts: tuple[str, ...]  # in inventory order
     ranks: tuple[dict[str, _Shelf], ...]  # best rank first; host -> shelf
+    simple_up_to: int  # up to this estimate every shelf's split is its loaded and the rest
+    # The ranking of a request within `simple_up_to`, by its hosts' order and tiers: it then
+    # depends on nothing else. At most MAX_ORDERS; the snapshot's next refresh drops them.
+    orders: dict[tuple[tuple[str, ...], bool], tuple[ModelInfo, ...]]
 
     @classmethod
     def of(
@@ -243,20 +247,38 @@ class _Pool:
         )
         largest = max(capable, key=lambda m: m.window, default=None)
         hosts = tuple(dict.fromkeys(m.backend for m in capable))
-        return cls(tuple(models), tuple(capable), largest, hosts, ranks)
+        simple = min((s.simple_up_to for r in ranks for s in r.values()), default=0)
+        return cls(tuple(models), tuple(capable), largest, hosts, ranks, simple, {})
 
 
-def _ranked(pool: _Pool, need: Need, load: Load) -> list[ModelInfo]:
+MAX_ORDERS = 64  # rankings a pool keeps (each a tuple of its capable models)
+
+
+def _ranked(pool: _Pool, need: Need, load: Load) -> tuple[ModelInfo, ...]:
     """The capable models whose window holds the estimate, in the order of
     `sorted(fitting, key=lambda m: (_rank(m, order), *_tiebreak(m, load)))`, taken a shelf
     at a time: hosts ordered once (the conversation's host, then the idlest), and within a
-    rank, the warm models of a host tier before its cold ones."""
+    rank, the warm models of a host tier before its cold ones. Most requests fit every
+    model: their ranking is kept on the pool by host order and made once."""
     largest = pool.largest
     assert largest is not None  # the callers refuse a pool with no capable model first
     if largest.window < need.tokens:
         raise _too_long(largest, need)
-    hosts = sorted(pool.hosts, key=lambda h: (h != load.affinity, load.busy.get(h, 0)))
-    tiers = [hosts[:1], hosts[1:]] if load.affinity in pool.hosts else [hosts]
+    hosts = tuple(sorted(pool.hosts, key=lambda h: (h != load.affinity, load.busy.get(h, 0))))
+    affine = load.affinity in pool.hosts
+    if load.tokens > pool.simple_up_to:
+        return _walk(pool, hosts, affine, load.tokens)
+    if (ranked := pool.orders.get((hosts, affine))) is None:
+        if len(pool.orders) >= MAX_ORDERS:
+            pool.orders.clear()
+        ranked = pool.orders[hosts, affine] = _walk(pool, hosts, affine, load.tokens)
+    return ranked
+
+
+def _walk(
+    pool: _Pool, hosts: tuple[str, ...], affine: bool, tokens: int
+) -> tuple[ModelInfo, ...]:
+    tiers = [hosts[:1], hosts[1:]] if affine else [hosts]
     ranked: list[ModelInfo] = []
     for shelves in pool.ranks:
         for tier in tiers:
@@ -264,12 +286,12 @@ def _ranked(pool: _Pool, need: Need, load: Load) -> list[ModelInfo]:
             cold: list[ModelInfo] = []
             for host in tier:
                 if shelf := shelves.get(host):
-                    hot, rest = shelf.split(load.tokens)
+                    hot, rest = shelf.split(tokens)
                     warm += hot
                     cold += rest
             ranked += warm
             ranked += cold
-    return ranked
+    return tuple(ranked)
 
 
 def _too_long(largest: ModelInfo, need: Need) -> ContextTooLong:

@@ -3,6 +3,8 @@ then property tests (hypothesis) for the promises users rely on."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,15 @@ from gateway.core.errors import GatewayError, InvalidRequest, ModelNotFound, NoR
 from gateway.core.family import can_take
 from gateway.core.inventory import BackendState, Inventory
 from gateway.core.model import Modality, ModelInfo
-from gateway.core.routing import ContextTooLong, Need, Wish, num_ctx, route, route_embedding
+from gateway.core.routing import (
+    MAX_ORDERS,
+    ContextTooLong,
+    Need,
+    Wish,
+    num_ctx,
+    route,
+    route_embedding,
+)
 
 T, IMG, A, V = Modality.TEXT, Modality.IMAGE, Modality.AUDIO, Modality.VIDEO
 CAT = Catalogue()
@@ -519,3 +529,26 @@ def test_indexed_routing_equals_the_plain_sort(
             assert expected == []
             continue
         assert [f"{x.id}@{x.backend}" for x in decision.candidates] == expected
+
+
+def test_rankings_kept_on_a_snapshot_follow_each_requests_load() -> None:
+    """A ranking is kept per host order; the same snapshot under other loads (and another
+    conversation's host) gives other orders, and the kept rankings stay bounded."""
+    hosts = "abcde"
+    rack = inv(*(state(h, m("gemma4:31b"), m("gemma4:e4b")) for h in hosts))
+    need = Need(frozenset({T}), 1_000)
+
+    def first_hosts(busy: dict[str, int], affinity: str | None = None) -> list[str]:
+        decision = route(need, Wish(affinity=affinity), rack, POLICY, CAT, busy)
+        return [x.backend for x in decision.candidates if x.member == "gemma4-31b"]
+
+    idle_first = {h: i for i, h in enumerate(hosts)}
+    assert first_hosts(idle_first) == list("abcde")
+    assert first_hosts({**idle_first, "a": 9}) == list("bcdea")
+    assert first_hosts(idle_first, affinity="d") == list("dabce")
+    assert first_hosts(idle_first) == list("abcde")  # kept, still right
+    for loads in itertools.permutations(range(5)):  # 120 host orders, past MAX_ORDERS
+        busy = dict(zip(hosts, loads, strict=True))
+        assert first_hosts(busy) == sorted(hosts, key=busy.__getitem__)
+    pools = [p for p in rack._derived.values() if hasattr(p, "orders")]
+    assert pools and all(len(p.orders) <= MAX_ORDERS for p in pools)
