@@ -65,10 +65,12 @@ def _make(ffmpeg: str, path: Path, gop: int, seconds: int) -> None:
     if path.exists():
         return
     src = "testsrc2=size=1920x1080:rate=30"
+    part = path.with_name(path.stem + ".part" + path.suffix)  # renamed once whole: a run
     cmd = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-t", str(seconds),
-           "-c:v", "libx264", "-g", str(gop), "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
-    print(f"making {path.name} ...", file=sys.stderr)
+           "-c:v", "libx264", "-g", str(gop), "-pix_fmt", "yuv420p", str(part)]  # fmt: skip
+    print(f"making {path.name} ...", file=sys.stderr)  # killed meanwhile leaves no cut clip
     subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
+    part.rename(path)
 
 
 Cell = dict[str, float]
