@@ -9,7 +9,7 @@
   aiohttp's own decompression is off). `body_middleware` then reads the body whole under
   `server.body_timeout_s` (a handler's own `request.read()` returns it at once).
 - The answer: `send` gives a non-streamed answer `server.client_write_timeout_s`
-  to leave; streams keep the same deadline per write (`sse`).
+  to leave; streams keep the same deadline per write that could wait (`fronts.stream`).
 """
 
 from __future__ import annotations
