@@ -26,25 +26,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.children import _child  # noqa: E402
+from bench.children import _child, emulator  # noqa: E402
 
 child = contextmanager(_child)
 
-_EMULATOR = """
-import asyncio, sys
-from tests.fakes.openai_server import OpenAIEmulator
-async def main():
-    emu = OpenAIEmulator()
-    emu.reply_tokens = ["tok"] * 3
-    emu.token_delay = float(sys.argv[1])  # after the first chunk: idle this long
-    emu.received = _Forgetful()
-    await emu.start()
-    print(emu.url, flush=True)
-    await asyncio.Event().wait()
-class _Forgetful(list):
-    def append(self, item): pass
-asyncio.run(main())
-"""
 BODY = {"model": "auto", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 
 
@@ -106,20 +91,22 @@ def main() -> None:
     ap.add_argument("--hold", type=float, default=20.0)
     args = ap.parse_args()
     idle = args.hold + 60
-    with tempfile.TemporaryDirectory() as tmp:
-        emulator = [sys.executable, "-c", _EMULATOR, str(idle)]
-        with child(emulator, "http://") as backend_url:
-            pid_file = Path(tmp) / "gateway.pid"
-            config = Path(tmp) / "gateway.toml"
-            config.write_text(
-                f'[server]\nport = 0\npid_file = "{pid_file}"\n'
-                f'[[backends]]\nname = "b"\nkind = "openai"\nurl = "{backend_url}"\n'
-                f"max_concurrency = {args.streams + 16}\nmax_queue = 16\n"
-                f"read_timeout_s = {idle + 60}\n"
-            )
-            cmd = [sys.executable, "-m", "gateway", "up", "--config", str(config)]
-            with child(cmd, "gateway listening on ", subprocess.DEVNULL) as url:
-                samples = asyncio.run(hold(url, args.streams, args.hold, gateway_pid(pid_file)))
+    # three chunks, the first at once, then nothing for `idle` seconds
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        emulator("openai", reply_tokens=3, token_delay=idle) as backend_url,
+    ):
+        pid_file = Path(tmp) / "gateway.pid"
+        config = Path(tmp) / "gateway.toml"
+        config.write_text(
+            f'[server]\nport = 0\npid_file = "{pid_file}"\n'
+            f'[[backends]]\nname = "b"\nkind = "openai"\nurl = "{backend_url}"\n'
+            f"max_concurrency = {args.streams + 16}\nmax_queue = 16\n"
+            f"read_timeout_s = {idle + 60}\n"
+        )
+        cmd = [sys.executable, "-m", "gateway", "up", "--config", str(config)]
+        with child(cmd, "gateway listening on ", subprocess.DEVNULL) as url:
+            samples = asyncio.run(hold(url, args.streams, args.hold, gateway_pid(pid_file)))
     print("| gateway | RSS MiB |")
     print("|---|---:|")
     for what, mib in samples:

@@ -17,6 +17,7 @@ from tests.fakes.{module} import {cls}
 async def main():
     emu = {cls}()
     emu.reply_tokens = ["tok"] * int(sys.argv[1]) if int(sys.argv[1]) else emu.reply_tokens
+    emu.token_delay = float(sys.argv[2])  # between two chunks
     emu.received = _Forgetful()  # a benchmark sends far more requests than a test
     await emu.start()
     print(emu.url, flush=True)
@@ -32,12 +33,18 @@ EMULATORS = {  # backend kind -> (module, class, a model it serves)
 
 
 @contextmanager
-def emulator(kind: str, reply_tokens: int = 0) -> Iterator[str]:
+def emulator(kind: str, reply_tokens: int = 0, token_delay: float = 0.0) -> Iterator[str]:
     """An Ollama or OpenAI-compatible emulator in a child process; yields its URL.
-    `reply_tokens` > 0 makes every answer that many chunks long."""
+    `reply_tokens` > 0 makes every answer that many chunks long, `token_delay` seconds
+    apart."""
+    yield from _child(emulator_command(kind, reply_tokens, token_delay), "http://")
+
+
+def emulator_command(kind: str, reply_tokens: int = 0, token_delay: float = 0.0) -> list[str]:
+    """The command `emulator` runs; it prints the emulator's URL once it serves."""
     module, cls, _ = EMULATORS[kind]
     code = _EMULATOR.format(module=module, cls=cls)
-    yield from _child([sys.executable, "-c", code, str(reply_tokens)], "http://")
+    return [sys.executable, "-c", code, str(reply_tokens), str(token_delay)]
 
 
 @contextmanager
@@ -61,7 +68,7 @@ def gateway_process(config: Path, tree: Path = ROOT) -> Iterator[tuple[str, int]
 def llama_server() -> Iterator[str]:
     """The llama-server emulator (one Gemma E4B that hears audio) in a child process."""
     code = _EMULATOR.format(module="llamacpp_server", cls="LlamaServerEmulator")
-    yield from _child([sys.executable, "-c", code, "0"], "http://")
+    yield from _child([sys.executable, "-c", code, "0", "0"], "http://")
 
 
 @contextmanager

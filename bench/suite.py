@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.chart import Panels, added_p50, draw
+from bench.children import emulator_command
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -72,21 +73,6 @@ LITELLM_ENV = {  # quiet, no telemetry, no network for its cost map, no database
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
 }
 REQUEST_TIMEOUT_S = 30.0  # per request: LiteLLM takes seconds at 64 streams; more is a stall
-
-EMULATOR = f"""
-import asyncio
-from tests.fakes.openai_server import OpenAIEmulator
-async def main():
-    emu = OpenAIEmulator()
-    emu.reply_tokens = ["tok"] * {REPLY_TOKENS}
-    emu.received = _Forgetful()
-    await emu.start()
-    print("emulator listening on", emu.url, flush=True)
-    await asyncio.Event().wait()
-class _Forgetful(list):
-    def append(self, item): pass
-asyncio.run(main())
-"""
 
 VIDEO_FLAGS = ["--reps", "1", "--seconds", str(VIDEO_SECONDS), "--workdir", str(VIDEO_DIR)]
 AUDIO_FLAGS = ["--runs", "2"]  # bench_audio.py's, in both modes (audio_e2e adds --e2e)
@@ -342,8 +328,8 @@ def start_paths(stack: ExitStack, tmp: Path, with_litellm: bool) -> Proxies:
     """The emulator and every proxy in front of it that starts and answers; the others are
     listed in `skipped` with the reason."""
     out = Proxies()
-    cmd = [PY, "-c", EMULATOR]
-    emu_url, _ = stack.enter_context(child(cmd, "emulator listening on ", tmp / "emulator.log"))
+    cmd = emulator_command("openai", REPLY_TOKENS)
+    emu_url, _ = stack.enter_context(child(cmd, "http://", tmp / "emulator.log"))
     wait_ok(emu_url + "/v1/models", None, tmp / "emulator.log")
     out.servers.append(Server("direct", emu_url + "/v1/chat/completions", MODEL))
     check_answer(out.servers[0])
