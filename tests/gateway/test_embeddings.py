@@ -3,8 +3,6 @@ Ollama and LM Studio emulators, asserting what each backend received on the wire
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -16,23 +14,10 @@ from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.base import text_vector
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel, embeddinggemma
 from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.gateway.racks import NOMIC, embedding_lms, ollama  # noqa: F401 (fixtures)
 
-NOMIC = "text-embedding-nomic-embed-text-v1.5"  # LM Studio's id for it (lmstudio.ai docs)
 LMS_GEMMA = "text-embedding-embeddinggemma-300m"
 TEXTS = ["the sky is blue", "grass is green", "snow is white"]
-
-
-@pytest.fixture
-async def ollama() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator([OllamaModel("gemma4:e4b"), embeddinggemma()]) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def lms() -> AsyncIterator[OpenAIEmulator]:
-    models = [LMModel("google/gemma-4-26b-a4b"), LMModel(NOMIC, type="embeddings", arch="nomic")]
-    async with OpenAIEmulator(models) as emu:
-        yield emu
 
 
 @pytest.fixture

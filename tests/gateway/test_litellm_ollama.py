@@ -8,43 +8,18 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch from GitHub at import
 
-from collections.abc import AsyncIterator
 
 import litellm
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import MakeGateway, backend, make_gateway  # noqa: F401
+from tests.conftest import make_gateway  # noqa: F401 (a fixture)
 from tests.fakes.base import DEFAULT_REPLY
-from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
-from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.fakes.ollama_server import OllamaEmulator
+from tests.fakes.openai_server import OpenAIEmulator
+from tests.gateway.racks import A26B, E4B, emu, gateway, lms  # noqa: F401 (fixtures)
 
 REPLY = "".join(DEFAULT_REPLY)
-E4B = "gemma4:e4b"
-A26B = "google/gemma-4-26b-a4b"
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator([OllamaModel(E4B, loaded=True)]) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def lms() -> AsyncIterator[OpenAIEmulator]:
-    async with OpenAIEmulator([LMModel(A26B)]) as lms:
-        yield lms
-
-
-@pytest.fixture
-async def gateway(
-    emu: OllamaEmulator,
-    lms: OpenAIEmulator,
-    make_gateway: MakeGateway,  # noqa: F811
-) -> TestServer:
-    return await make_gateway(
-        backend("ollama", "ollama", emu.url), backend("lmstudio", "openai", lms.url)
-    )
 
 
 # litellm's own types trip pydantic's ReadOnly warning, which the project turns into errors

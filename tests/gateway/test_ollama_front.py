@@ -30,12 +30,12 @@ from PIL import Image
 from tests.conftest import MakeGateway, backend, post_chat
 from tests.fakes.base import DEFAULT_REPLY
 from tests.fakes.ollama_server import OllamaEmulator, OllamaModel
-from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.fakes.openai_server import OpenAIEmulator
+from tests.gateway.racks import A26B, E4B, emu, gateway, lms  # noqa: F401 (fixtures)
 from tests.media import png, wav
 
 REPLY = "".join(DEFAULT_REPLY)
-E4B = "gemma4:e4b"  # on Ollama only; it sees and hears
-A26B = "google/gemma-4-26b-a4b"  # on LM Studio only; it sees, it does not hear
+# E4B is on Ollama only (it sees and hears), A26B on LM Studio only (it sees, not hears).
 KEY = "k1"
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 WEATHER = {
@@ -46,29 +46,6 @@ WEATHER = {
         "parameters": CITY,
     },
 }
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[OllamaEmulator]:
-    # Loaded from the start, so /api/ps has something to show without waiting for the
-    # gateway's next inventory refresh.
-    async with OllamaEmulator([OllamaModel(E4B, loaded=True)]) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def lms() -> AsyncIterator[OpenAIEmulator]:
-    async with OpenAIEmulator([LMModel(A26B)]) as lms:
-        yield lms
-
-
-@pytest.fixture
-async def gateway(
-    emu: OllamaEmulator, lms: OpenAIEmulator, make_gateway: MakeGateway
-) -> TestServer:
-    return await make_gateway(
-        backend("ollama", "ollama", emu.url), backend("lmstudio", "openai", lms.url)
-    )
 
 
 def host(gateway: TestServer) -> str:

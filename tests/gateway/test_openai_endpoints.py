@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -14,25 +13,12 @@ from aiohttp.test_utils import TestServer
 
 from tests.conftest import MakeGateway, backend
 from tests.fakes.base import text_vector
-from tests.fakes.ollama_server import OllamaEmulator, OllamaModel, embeddinggemma
-from tests.fakes.openai_server import LMModel, OpenAIEmulator
+from tests.fakes.ollama_server import OllamaEmulator
+from tests.fakes.openai_server import OpenAIEmulator
+from tests.gateway.racks import NOMIC, embedding_lms, ollama  # noqa: F401 (fixtures)
 
-NOMIC = "text-embedding-nomic-embed-text-v1.5"
 TEXTS = ["the sky is blue", "grass is green", "snow is white"]
 PAGE = "http://localhost:5173"
-
-
-@pytest.fixture
-async def ollama() -> AsyncIterator[OllamaEmulator]:
-    async with OllamaEmulator([OllamaModel("gemma4:e4b"), embeddinggemma()]) as emu:
-        yield emu
-
-
-@pytest.fixture
-async def lms() -> AsyncIterator[OpenAIEmulator]:
-    models = [LMModel("google/gemma-4-26b-a4b"), LMModel(NOMIC, type="embeddings", arch="nomic")]
-    async with OpenAIEmulator(models) as emu:
-        yield emu
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ def get_weather(city: str) -> str:
 
 
 async def test_an_agent_calls_its_tool_and_answers(
-    gateway: TestServer,  # noqa: F811
-    emu: OllamaEmulator,  # noqa: F811
+    gateway: TestServer,
+    emu: OllamaEmulator,
 ) -> None:
     CALLS.clear()
     async with AsyncOpenAI(base_url=str(gateway.make_url("/v1")), api_key="unused") as client:
