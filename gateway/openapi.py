@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import __version__
-from gateway.fronts import audio, completions, responses
+from gateway.fronts import SCHEMA_REF, audio, completions, responses, sse_event_schema
 from gateway.fronts.ollama_wire import (
     ChatBody,
     EmbedBody,
@@ -25,7 +25,6 @@ from gateway.fronts.openai_wire import ChatRequest, EmbeddingsRequest
 
 Schema = dict[str, Any]
 
-REF = "#/components/schemas/{model}"
 ERROR_STATUSES = {
     400: "Bad input, or a model that cannot take the request; `param` names the field.",
     401: "Missing or wrong API key (only when `server.api_keys` is set).",
@@ -309,11 +308,11 @@ def _json(description: str, schema: str) -> Schema:
 
 
 def _ref(name: str) -> Schema:
-    return {"$ref": REF.format(model=name)}
+    return {"$ref": SCHEMA_REF.format(model=name)}
 
 
 def _schemas() -> dict[str, Schema]:
-    request = ChatRequest.model_json_schema(ref_template=REF)
+    request = ChatRequest.model_json_schema(ref_template=SCHEMA_REF)
     defs = request.pop("$defs")
     nullable_text = {"type": ["string", "null"]}
     obj = {"type": "object"}
@@ -347,26 +346,8 @@ def _schemas() -> dict[str, Schema]:
             ["index", "delta"],
             {"index": {"type": "integer"}, "delta": obj},
         ),
-        # Before OpenAPI 3.2 (`itemSchema`), an event stream's `schema` describes one event.
-        "ChatEvent": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "anyOf": [
-                        {"const": "[DONE]"},
-                        {
-                            "type": "string",
-                            "contentMediaType": "application/json",
-                            "contentSchema": {
-                                "anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]
-                            },
-                        },
-                    ]
-                }
-            },
-        },
-        "EmbeddingsRequest": EmbeddingsRequest.model_json_schema(ref_template=REF),
+        "ChatEvent": sse_event_schema("ChatCompletionChunk", "Error"),
+        "EmbeddingsRequest": EmbeddingsRequest.model_json_schema(ref_template=SCHEMA_REF),
         "EmbeddingList": {
             "type": "object",
             "required": ["object", "data", "model", "usage"],
@@ -452,7 +433,7 @@ def _ollama_schemas() -> dict[str, Schema]:
                         ("OllamaModelName", ModelBody), ("OllamaEmbed", EmbedBody),
                         ("OllamaLegacyEmbed", LegacyEmbedBody)):  # fmt: skip
         # Ollama's `Message`, `Options`, ... are not OpenAI's: their own names, prefixed.
-        schema = model.model_json_schema(ref_template=REF.format(model="Ollama{model}"))
+        schema = model.model_json_schema(ref_template=SCHEMA_REF.format(model="Ollama{model}"))
         schemas.update({f"Ollama{k}": v for k, v in schema.pop("$defs", {}).items()})
         schemas[name] = schema
     obj, text = {"type": "object"}, {"type": "string"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -37,3 +38,19 @@ def wish(request: web.Request, model: str | None) -> Wish:
         backend=request.headers.get("X-Gateway-Backend"),
         prefer=request.headers.get("X-Gateway-Prefer"),
     )
+
+
+SCHEMA_REF = "#/components/schemas/{model}"  # where /openapi.json keeps a named schema
+
+
+def sse_event_schema(*models: str) -> dict[str, Any]:
+    """The OpenAPI schema of one server-sent event of a stream of `models` (before OpenAPI
+    3.2's `itemSchema`, an event stream's `schema` describes one event): `data: [DONE]`, or
+    JSON that is one of `models`."""
+    payload = {"anyOf": [{"$ref": SCHEMA_REF.format(model=m)} for m in models]}
+    json_data = {"type": "string", "contentMediaType": "application/json", "contentSchema": payload}
+    return {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"data": {"anyOf": [{"const": "[DONE]"}, json_data]}},
+    }

@@ -31,7 +31,7 @@ from gateway.core.model import Modality
 from gateway.core.pipeline import Outcome, Pipeline, Primed, describe_plan
 from gateway.core.prepare import Prepared
 from gateway.core.request import Request
-from gateway.fronts import Endpoint, wish
+from gateway.fronts import SCHEMA_REF, Endpoint, wish
 from gateway.fronts.openai import SSE, error_response
 from gateway.fronts.stream import stream_response
 from gateway.state import PIPELINE, REQUEST_ID
@@ -423,22 +423,23 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def _operation(operation_id: str, summary: str, body: str, streams: bool) -> dict[str, Any]:
-    ref = "#/components/schemas/"
     content: dict[str, Any] = {
-        "application/json": {"schema": {"$ref": ref + "Transcription"}},
+        "application/json": {"schema": {"$ref": SCHEMA_REF.format(model="Transcription")}},
         "text/plain": {"schema": {"type": "string"}},
     }
     if streams:
-        content["text/event-stream"] = {"schema": {"$ref": ref + "TranscriptionEvent"}}
+        content["text/event-stream"] = {
+            "schema": {"$ref": SCHEMA_REF.format(model="TranscriptionEvent")}
+        }
     text, required = {"type": "string"}, {"schema": {"type": "string"}, "required": True}
     ok_headers = {name: {**required, "description": what} for name, what in (
         ("X-Gateway-Model", "The concrete model that served the first clip."),
         ("X-Gateway-Backend", "Its backend."), ("X-Gateway-Route", "Why that model."),
         ("X-Gateway-Preprocess", "`audio=1;clips=N`: how many clips the file was cut into."),
         ("X-Request-Id", "The request id."))}  # fmt: skip
+    error = {"$ref": SCHEMA_REF.format(model="Error")}
     errors = {
-        str(status): {"description": what,
-                      "content": {"application/json": {"schema": {"$ref": ref + "Error"}}}}
+        str(status): {"description": what, "content": {"application/json": {"schema": error}}}
         for status, what in _ERRORS.items()
     }  # fmt: skip
     return {"post": {
@@ -446,7 +447,7 @@ def _operation(operation_id: str, summary: str, body: str, streams: bool) -> dic
         "parameters": [{"name": n, "in": "header", "required": False, "schema": text}
                        for n in ("X-Gateway-Model", "X-Gateway-Backend", "X-Request-Id")],
         "requestBody": {"required": True, "content": {"multipart/form-data": {
-            "schema": {"$ref": ref + body},
+            "schema": {"$ref": SCHEMA_REF.format(model=body)},
             "encoding": {"file": {"contentType": "audio/*, application/octet-stream"}}}}},
         "responses": {"200": {"description": "The transcript in `response_format`: JSON "
                               "(`json`, `verbose_json`), text (`text`, `srt`, `vtt`), or with "

@@ -28,7 +28,7 @@ from gateway.core.pipeline import Outcome
 from gateway.core.request import Request
 from gateway.core.routing import Wish
 from gateway.edge import parse_body
-from gateway.fronts import Endpoint, wish
+from gateway.fronts import SCHEMA_REF, Endpoint, sse_event_schema, wish
 from gateway.fronts.body import read_body
 from gateway.fronts.openai import SSE, error_response, event
 from gateway.fronts.openai_wire import (
@@ -271,8 +271,7 @@ def openapi_paths() -> dict[str, Any]:
 
 def openapi_schemas() -> dict[str, Any]:
     """`/openapi.json` schemas of this front."""
-    ref = "#/components/schemas/{model}"
-    request = CompletionRequest.model_json_schema(ref_template=ref)
+    request = CompletionRequest.model_json_schema(ref_template=SCHEMA_REF)
     defs = request.pop("$defs", {})
     nullable_text = {"type": ["string", "null"]}
     choice = {"type": "object", "required": ["text", "index", "finish_reason"],
@@ -294,27 +293,7 @@ def openapi_schemas() -> dict[str, Any]:
                 "usage": {"type": ["object", "null"]},
             },
         },
-        "TextCompletionEvent": {
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": {
-                    "anyOf": [
-                        {"const": "[DONE]"},
-                        {
-                            "type": "string",
-                            "contentMediaType": "application/json",
-                            "contentSchema": {
-                                "anyOf": [
-                                    {"$ref": ref.format(model="TextCompletion")},
-                                    {"$ref": ref.format(model="Error")},
-                                ]
-                            },
-                        },
-                    ]
-                }
-            },
-        },  # fmt: skip
+        "TextCompletionEvent": sse_event_schema("TextCompletion", "Error"),
     }
 
 

@@ -33,7 +33,7 @@ from gateway.core.errors import GatewayError, InvalidRequest
 from gateway.core.messages import ChatMessage, Chunk, Completion
 from gateway.core.request import Request
 from gateway.edge import parse_body
-from gateway.fronts import Endpoint, wish
+from gateway.fronts import SCHEMA_REF, Endpoint, wish
 from gateway.fronts.body import read_body
 from gateway.fronts.openai import error_response
 from gateway.fronts.responses_wire import (
@@ -670,10 +670,8 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def openapi_schemas() -> dict[str, Any]:
-    from gateway import openapi as spec  # it imports this module
-
     # Names of its own, prefixed: `InputAudio` and others are Chat Completions' too.
-    request = ResponsesRequest.model_json_schema(ref_template=spec.REF.format(
+    request = ResponsesRequest.model_json_schema(ref_template=SCHEMA_REF.format(
         model="Responses{model}"))  # fmt: skip
     schemas = {f"Responses{k}": v for k, v in request.pop("$defs", {}).items()}
     nullable_object = {"type": ["object", "null"]}
